@@ -1,0 +1,67 @@
+"""netc: a compiler for declarative neural-network specs.
+
+    >>> import netc
+    >>> netc.check_string("model M { input x: (4,) Dense(2) }")
+    []
+    >>> model = netc.compile_file("specs/seed/small_sep_conv.net")   # a keras.Model
+
+Checking never imports a framework; only compiling a model imports Keras.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from netc.diagnostics import Diagnostic, SpecError, Span  # noqa: F401
+
+__version__ = "0.1.0"
+__all__ = ["Diagnostic", "SpecError", "check_file", "check_string", "compile_file", "compile_string",
+           "ir_file", "ir_string"]
+
+
+def check_string(text: str, path: str = "<string>") -> list[Diagnostic]:
+    """Every diagnostic of a spec's text. Never raises, never imports a framework."""
+    from netc.compiler.pipeline import safe_analyze
+
+    return safe_analyze(text, str(path)).diagnostics
+
+
+def check_file(path: str | Path) -> list[Diagnostic]:
+    """Every diagnostic of a spec file (a read failure is a diagnostic too)."""
+    from netc.compiler.pipeline import read_source
+
+    text, problem = read_source(path)
+    return [problem] if problem else check_string(text, str(path))
+
+
+def ir_string(text: str, model: str | None = None, path: str = "<string>", **params: Any) -> dict:
+    """The intermediate form (JSON-ready dict) of one model; raises SpecError on errors."""
+    from netc.compiler.pipeline import model_ir
+
+    ir, _, diagnostics = model_ir(text, str(path), model, params)
+    if ir is None:
+        raise SpecError(diagnostics)
+    return ir
+
+
+def ir_file(path: str | Path, model: str | None = None, **params: Any) -> dict:
+    from netc.compiler.pipeline import read_source
+
+    text, problem = read_source(path)
+    if problem:
+        raise SpecError([problem])
+    return ir_string(text, model, str(path), **params)
+
+
+def compile_string(text: str, model: str | None = None, path: str = "<string>", **params: Any):
+    """A keras.Model built from one model of a spec; ``params`` override its defaults."""
+    from netc.compiler.keras_builder import build_model
+
+    return build_model(ir_string(text, model, path, **params))
+
+
+def compile_file(path: str | Path, model: str | None = None, **params: Any):
+    """A keras.Model built from one model of a spec file; ``params`` override its defaults."""
+    from netc.compiler.keras_builder import build_model
+
+    return build_model(ir_file(path, model, **params))

@@ -1,0 +1,214 @@
+"""The ``netc`` command. Renders diagnostics; the stages never print.
+
+Exit codes: 0 no errors (warnings allowed), 1 errors in a spec, 2 usage errors.
+Only ``build`` imports Keras.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from netc import diagnostics as dg
+from netc.diagnostics import Diagnostic
+from netc.render import diagnostic_text, diagnostics_json, shape_text
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _spec_files(paths: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.net") if p.is_file()))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise UsageError(f"no such file or directory: {raw}")
+    return files
+
+
+def parse_params(pairs: Sequence[str] | None) -> dict[str, Any]:
+    """``--param k=v`` pairs, each value read as a spec literal (``64``, ``1e-3``, ``true``, ``(3, 3)``)."""
+    from netc.compiler.pipeline import parse_literal
+
+    params: dict[str, Any] = {}
+    for pair in pairs or ():
+        name, sep, text = pair.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise UsageError(f"--param takes NAME=VALUE, but received {pair!r}")
+        value, ok = parse_literal(text.strip())
+        if not ok:
+            raise UsageError(f"--param {name}: {text!r} is not a value (write 64, 0.5, true, \"relu\" or (3, 3))")
+        params[name.strip()] = value
+    return params
+
+
+def _print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, str], out=None) -> None:
+    out = out or sys.stderr
+    for d in diagnostics:
+        print(diagnostic_text(d, sources.get(d.file)), file=out)
+    errors = sum(d.severity == dg.ERROR for d in diagnostics)
+    warnings = sum(d.severity == dg.WARNING for d in diagnostics)
+    if diagnostics:
+        print(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}", file=out)
+
+
+def cmd_check(args) -> int:
+    from netc.compiler.pipeline import read_source, safe_analyze
+
+    found: list[Diagnostic] = []
+    sources: dict[str, str] = {}
+    for path in _spec_files(args.paths):
+        text, problem = read_source(path)
+        if problem:
+            found.append(problem)
+            continue
+        sources[str(path)] = text
+        found += safe_analyze(text, str(path)).diagnostics
+    if args.format == "json":
+        print(diagnostics_json(found))
+    else:
+        _print_diagnostics(found, sources, sys.stdout)
+    return EXIT_ERRORS if dg.has_errors(found) else EXIT_OK
+
+
+def _model_graph(args):
+    """(ir, graph, diagnostics, source) for the command's model, or exit 1 with the errors shown."""
+    from netc.compiler.pipeline import model_ir, read_source
+
+    text, problem = read_source(args.path)
+    if problem:
+        return None, None, [problem], None
+    ir, graph, diagnostics = model_ir(text, str(args.path), args.model, parse_params(args.param))
+    return ir, graph, diagnostics, text
+
+
+def _fail(diagnostics, source, path) -> int:
+    _print_diagnostics(diagnostics, {str(path): source} if source else {})
+    return EXIT_ERRORS
+
+
+def cmd_summary(args) -> int:
+    from netc.summary import summary_dict
+
+    ir, graph, diagnostics, source = _model_graph(args)
+    if ir is None:
+        return _fail(diagnostics, source, args.path)
+    summary = summary_dict(graph)
+    if args.format == "json":
+        print(json.dumps(summary, indent=2))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"model {summary['model']}", title_justify="left")
+    for column, justify in (("line", "right"), ("layer", "left"), ("name", "left"), ("output shape", "left"),
+                            ("params", "right")):
+        table.add_column(column, justify=justify)
+    for node in graph.nodes:
+        name = node.label or ""
+        params = "" if node.layer == "Input" else f"{node.params:,}"
+        table.add_row(str(node.line), node.layer, name, shape_text(node.shape), params)
+    console = Console(width=max(100, Console().width))
+    console.print(table)
+    console.print(f"Total params: {summary['params']:,}  trainable: {summary['trainable_params']:,}  "
+                  f"non-trainable: {summary['non_trainable_params']:,}")
+    _print_diagnostics(diagnostics, {str(args.path): source})
+    return EXIT_OK
+
+
+def cmd_ir(args) -> int:
+    ir, _, diagnostics, source = _model_graph(args)
+    if ir is None:
+        return _fail(diagnostics, source, args.path)
+    print(json.dumps(ir, indent=2))
+    return EXIT_OK
+
+
+def cmd_build(args) -> int:
+    ir, _, diagnostics, source = _model_graph(args)
+    if ir is None:
+        return _fail(diagnostics, source, args.path)
+    from netc.compiler.keras_builder import build_model
+
+    model = build_model(ir)
+    model.summary()
+    if args.save:
+        save = Path(args.save)
+        if save.suffix != ".keras":
+            raise UsageError(f"--save writes a .keras file, but received {args.save!r}")
+        save.parent.mkdir(parents=True, exist_ok=True)
+        model.save(save)
+        print(f"saved {save}")
+    return EXIT_OK
+
+
+def cmd_explain(args) -> int:
+    text = dg.explain(args.code)
+    if text is None:
+        raise UsageError(f"unknown code {args.code!r}; codes look like NC102")
+    print(text)
+    return EXIT_OK
+
+
+def _model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="a .net spec file")
+    parser.add_argument("--model", help="the model to use when the file has several")
+    parser.add_argument("--param", action="append", metavar="NAME=VALUE",
+                        help="override a model parameter (repeatable)")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="netc", description="Check, summarize and compile .net neural-network "
+                                                               "specs into Keras models.")
+    parser.add_argument("--version", action="version", version="netc 0.1.0")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check", help="report every problem in specs (files or folders)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("summary", help="layers, output shapes and parameter counts, statically")
+    _model_args(p)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("ir", help="print the intermediate form (JSON)")
+    _model_args(p)
+    p.set_defaults(func=cmd_ir)
+
+    p = sub.add_parser("build", help="compile to Keras, print Keras's summary, optionally save")
+    _model_args(p)
+    p.add_argument("--save", metavar="OUT.keras")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("explain", help="explain a diagnostic code, e.g. NC102")
+    p.add_argument("code")
+    p.set_defaults(func=cmd_explain)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as e:
+        print(f"netc {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""Stage 3: bind every layer's arguments against the catalog and infer shapes.
+
+Works on the expanded ``Graph`` in topological order, so each layer sees its
+inputs' shapes. Resolves ``channels`` and the default normalization axis to
+the feature axis of the layer's input under the model's data format, and
+checks explicit normalization axes against it. Never imports a framework.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from netc import diagnostics as dg
+from netc.catalog import LAYERS
+from netc.catalog.spec import LayerSpec, ShapeError
+from netc.catalog.types import CHANNELS, LayerType, LayerValue, describe_value, type_name
+from netc.compiler.evaluate import ArgValue, CallValue
+from netc.compiler.graph import Graph, Node
+from netc.diagnostics import Diagnostic, Span
+
+MAX_DIM = 2 ** 31
+NORMALIZATIONS_ON_FEATURES = ("BatchNormalization", "GroupNormalization")
+
+
+def feature_axis(rank: int, data_format: str) -> int:
+    """The feature axis of an input of ``rank`` (batch included), as LANGUAGE.md section 2 fixes it."""
+    return 1 if data_format == "channels_first" and rank >= 3 else -1
+
+
+class _Binding:
+    """The arguments of one call bound by name, with the spans to blame."""
+
+    def __init__(self, spec: LayerSpec):
+        self.spec = spec
+        self.values: dict[str, Any] = {}
+        self.spans: dict[str, Span] = {}
+        self.ok = True
+
+    def with_defaults(self) -> dict[str, Any]:
+        return {a.name: self.values.get(a.name, a.default) for a in self.spec.all_args}
+
+
+class Checker:
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.file = graph.file
+        self.diagnostics: list[Diagnostic] = []
+        self.nodes = graph.by_id()
+
+    def check(self) -> None:
+        for node in self.graph.nodes:
+            if node.layer in (None, "Input"):
+                continue
+            try:
+                self._check_node(node)
+            except Exception as e:  # a catalog bug must not crash a linter
+                self._error("NC000", f"netc failed while checking '{node.layer}': {type(e).__name__}: {e}",
+                            node.span, "please report this spec to netc's issue tracker")
+                node.shape = None
+
+    def _check_node(self, node: Node) -> None:
+        spec = LAYERS[node.layer]
+        binding = self._bind(spec, node.call)
+        if spec.takes_data_format and "data_format" not in binding.values:
+            binding.values["data_format"] = self.graph.data_format
+        input_shapes = [self.nodes[i].shape for i in node.inputs]
+        if any(shape is None for shape in input_shapes) or not input_shapes:
+            return  # an earlier error; its diagnostic is already out
+        self._resolve_axes(node, spec, binding, input_shapes[0])
+        node.args = {name: binding.values[name] for name in binding.values}
+        if not binding.ok:
+            return
+        full = binding.with_defaults()
+        shape_arg = input_shapes if spec.inputs != "one" else input_shapes[0]
+        if spec.inputs == "one" and len(input_shapes) > 1:
+            self._error("NC206", f"{spec.name} takes one input, but '<-' gives it {len(input_shapes)}",
+                        node.span, "merge the tensors first, e.g. 'Concatenate() <- a, b'")
+            return
+        try:
+            shape = tuple(spec.output_shape(full, shape_arg))
+        except ShapeError as e:
+            self._shape_error(node, binding, e, input_shapes)
+            return
+        if not self._dims_ok(node, shape, input_shapes):
+            return
+        trainable, non_trainable = spec.params(full, shape_arg)
+        node.shape, node.trainable_params, node.non_trainable_params = shape, trainable, non_trainable
+
+    # -- arguments
+    def _bind(self, spec: LayerSpec, call: CallValue) -> _Binding:
+        return bind_arguments(spec, call, self._error, self._nested_layer)
+
+    def _nested_layer(self, call: CallValue, expected) -> LayerValue | None:
+        if call.receiver is not None or not isinstance(expected, LayerType) and not _mentions_layer(expected):
+            self._error("NC201", f"'{call.func}(...)' is a call, but this argument takes {expected.describe()}",
+                        call.span, "pass a plain value")
+            return None
+        spec = LAYERS.get(call.func)
+        if spec is None:
+            guess = dg.did_you_mean(call.func, LAYERS)
+            self._error("NC101", f"unknown layer '{call.func}'" + (f"; did you mean '{guess}'?" if guess else ""),
+                        call.func_span, "a wrapped layer comes from netc's catalog")
+            return None
+        binding = self._bind(spec, call)
+        if not binding.ok:
+            return None
+        if spec.takes_data_format and "data_format" not in binding.values:
+            binding.values["data_format"] = self.graph.data_format
+        return LayerValue(spec.name, binding.with_defaults(), tuple(binding.values))
+
+    # -- axes
+    def _resolve_axes(self, node: Node, spec: LayerSpec, binding: _Binding, input_shape: tuple) -> None:
+        rank = len(input_shape) + 1
+        feature = feature_axis(rank, self.graph.data_format)
+        for name, value in list(binding.values.items()):
+            if value is CHANNELS:
+                binding.values[name] = feature
+        axis_spec = spec.arg_index.get("axis")
+        if spec.name in NORMALIZATIONS_ON_FEATURES and axis_spec is not None:
+            if "axis" not in binding.values:
+                if axis_spec.default is CHANNELS:
+                    binding.values["axis"] = feature
+                return
+            axis = binding.values["axis"]
+            if isinstance(axis, int) and not isinstance(axis, bool):
+                self._check_normalization_axis(node, spec, binding, axis, rank, feature, input_shape)
+
+    def _check_normalization_axis(self, node, spec, binding, axis, rank, feature, input_shape) -> None:
+        span = binding.spans.get("axis", node.span)
+        shown = describe_value((None,) + tuple(input_shape))
+        if not -rank < axis < rank or axis % rank == 0:
+            self._error("NC306", f"{spec.name}(axis={axis}) is outside its input {shown}, which has rank {rank} "
+                                 f"(axis 0 is the batch)", span, f"use axis=channels (here {feature})")
+            binding.ok = False
+            return
+        if axis % rank != feature % rank:
+            self._error("NC304", f"{spec.name}(axis={axis}) normalizes a spatial axis of its input {shown} under "
+                                 f"{self.graph.data_format}; the feature axis is {feature}", span,
+                        f"did you mean axis={feature}? 'axis=channels' always means the feature axis")
+            binding.ok = False
+
+    # -- shapes
+    def _shape_error(self, node: Node, binding: _Binding, e: ShapeError, input_shapes) -> None:
+        if node.role == "residual" and e.code == "NC301":
+            before, after = (describe_value((None,) + tuple(s)) for s in input_shapes)
+            self._error("NC305", f"the residual body changes the shape from {before} to {after}, so it cannot be "
+                                 "added to its input", node.span,
+                        "add a 'shortcut { ... }' that maps the input to the body's shape, e.g. a 1x1 Conv2D "
+                        "with the body's filters and strides")
+            return
+        span = binding.spans.get(e.arg, node.span) if e.arg else node.span
+        self._error(e.code, e.message, span, e.hint)
+
+    def _dims_ok(self, node: Node, shape: tuple, input_shapes) -> bool:
+        for dim in shape:
+            if dim is not None and dim <= 0:
+                received = ", ".join(describe_value((None,) + tuple(s)) for s in input_shapes)
+                self._error("NC302", f"{node.layer} would output {describe_value((None,) + shape)} from "
+                                     f"{received}: a size of {dim}", node.span,
+                            "use padding=\"same\", a smaller kernel or stride, or a larger input")
+                return False
+            if dim is not None and dim > MAX_DIM:
+                self._error("NC004", f"{node.layer} would output a dimension of {dim:,}, beyond netc's limit "
+                                     f"of {MAX_DIM:,}", node.span)
+                return False
+        return True
+
+    def _error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        self.diagnostics.append(dg.make(code, message, span, self.file, hint))
+
+
+def bind_arguments(spec, call: CallValue, report, nested=None) -> _Binding:
+    """Bind a call's arguments to a catalog entry by Keras's rules (positional, then keyword).
+
+    ``report(code, message, span, hint)`` receives each problem; ``nested``
+    turns a call written as an argument into a value (or None after reporting).
+    """
+    binding = _Binding(spec)
+    positional = [a for a in call.args if a.name is None]
+    if len(positional) > len(spec.args):
+        extra = positional[len(spec.args)]
+        report("NC202", f"{spec.name} takes at most {len(spec.args)} positional arguments but "
+                        f"{len(positional)} were given", extra.span, f"signature: {signature(spec)}")
+        binding.ok = False
+    for arg_spec, arg in zip(spec.args, positional):
+        _bind_one(binding, arg_spec.name, arg, report, nested)
+    for arg in call.args:
+        if arg.name is None:
+            continue
+        if arg.name not in spec.arg_index:
+            guess = dg.did_you_mean(arg.name, spec.arg_index)
+            report("NC102", f"{spec.name} has no argument '{arg.name}'"
+                   + (f"; did you mean '{guess}'?" if guess else ""), arg.name_span or arg.span,
+                   f"signature: {signature(spec)}")
+            binding.ok = False
+        elif arg.name in binding.values:
+            report("NC202", f"argument '{arg.name}' of {spec.name} is given twice", arg.name_span or arg.span,
+                   "pass each argument once")
+            binding.ok = False
+        else:
+            _bind_one(binding, arg.name, arg, report, nested)
+    for arg_spec in spec.args:
+        if arg_spec.required and arg_spec.name not in binding.values:
+            report("NC203", f"{spec.name} needs argument '{arg_spec.name}'", call.func_span,
+                   f"signature: {signature(spec)}")
+            binding.ok = False
+    return binding
+
+
+def _bind_one(binding: _Binding, name: str, arg: ArgValue, report, nested) -> None:
+    arg_spec = binding.spec.arg_index[name]
+    value = arg.value
+    if isinstance(value, CallValue):
+        value = nested(value, arg_spec.type) if nested is not None else None
+        if value is None:
+            if nested is None:
+                report("NC201", f"argument '{name}' of {binding.spec.name} takes {arg_spec.type.describe()}, "
+                                f"not a call", arg.span, f"signature: {signature(binding.spec)}")
+            binding.ok = False
+            return
+    binding.values[name] = value
+    binding.spans[name] = arg.span
+    if value is CHANNELS and arg_spec.type.accepts(-1):
+        return  # resolved once the input's rank is known
+    if not arg_spec.type.accepts(value):
+        report("NC201", f"argument '{name}' of {binding.spec.name} takes {arg_spec.type.describe()}, "
+                        f"but received {describe_value(value)} ({type_name(value)})", arg.span,
+               f"signature: {signature(binding.spec)}")
+        binding.ok = False
+
+
+def _mentions_layer(t) -> bool:
+    return isinstance(t, LayerType) or any(_mentions_layer(o) for o in getattr(t, "options", ())
+                                           if not isinstance(o, (str, int, float)))
+
+
+def signature(spec: LayerSpec) -> str:
+    parts = [a.name if a.required else f"{a.name}={describe_value(a.default)}" for a in spec.args[:6]]
+    more = ", ..." if len(spec.args) > 6 else ""
+    return f"{spec.name}({', '.join(parts)}{more})"
+
+
+def check(graph: Graph) -> list[Diagnostic]:
+    """The entry point of this stage: fills shapes and params into ``graph``; returns diagnostics."""
+    checker = Checker(graph)
+    checker.check()
+    return checker.diagnostics

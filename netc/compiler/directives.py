@@ -1,0 +1,392 @@
+"""Checks for the train, search and ensemble directives (LANGUAGE.md section 5).
+
+Each setting is evaluated and bound against netc's catalogs of loaders,
+optimizers, callbacks, distributions and tree members; cross-references
+between directives and models are resolved. Framework-free, like all checks.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from netc import diagnostics as dg
+from netc.catalog import training as cat
+from netc.catalog.types import describe_value, type_name
+from netc.compiler import nodes as n
+from netc.compiler.check import bind_arguments
+from netc.compiler.evaluate import CallValue, EvalError, evaluate
+from netc.compiler.expand import check_param_value
+from netc.compiler.graph import Graph
+from netc.diagnostics import Diagnostic, Span
+
+_ALLOWED = {"train": cat.TRAIN_SETTINGS, "search": cat.SEARCH_SETTINGS, "ensemble": cat.ENSEMBLE_SETTINGS}
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+class DirectiveChecker:
+    def __init__(self, module: n.Module, graphs: dict[str, Graph]):
+        self.module = module
+        self.file = module.file
+        self.graphs = graphs
+        self.models = {m.name: m for m in module.of_kind("model")}
+        self.trains = {t.name: t for t in module.of_kind("train")}
+        self.searches = {s.name: s for s in module.of_kind("search")}
+        self.diagnostics: list[Diagnostic] = []
+
+    def check(self) -> list[Diagnostic]:
+        for directive in self.module.definitions:
+            if directive.kind in _ALLOWED:
+                settings = self._settings(directive)
+                getattr(self, f"_{directive.kind}")(directive, settings)
+        return self.diagnostics
+
+    # -- shared
+    def _settings(self, directive: n.DirectiveDef) -> dict[str, n.Setting]:
+        allowed = _ALLOWED[directive.kind]
+        found: dict[str, n.Setting] = {}
+        for setting in directive.settings:
+            if setting.is_binding:
+                continue
+            if setting.key not in allowed:
+                guess = dg.did_you_mean(setting.key, allowed)
+                self._error("NC207", f"'{setting.key}' is not a setting of a {directive.kind} directive"
+                            + (f"; did you mean '{guess}'?" if guess else ""), setting.key_span,
+                            f"a {directive.kind} directive takes: " + ", ".join(allowed))
+            elif setting.key in found:
+                self._error("NC105", f"setting '{setting.key}' is given twice", setting.key_span,
+                            f"first given on line {found[setting.key].key_span.line}")
+            else:
+                found[setting.key] = setting
+        return found
+
+    def _model(self, directive: n.Definition, what: str) -> n.ModelDef | None:
+        model = self.models.get(directive.name)
+        if model is None:
+            guess = dg.did_you_mean(directive.name, self.models)
+            self._error("NC107", f"{what} '{directive.name}' names no model of this file"
+                        + (f"; did you mean '{guess}'?" if guess else ""), directive.name_span,
+                        "a directive is named after the model it applies to")
+        return model
+
+    def _eval(self, expr: n.Expr, env: dict[str, Any]) -> Any:
+        try:
+            return evaluate(expr, env)
+        except EvalError as e:
+            self.diagnostics.append(e.diagnostic(self.file))
+            return _BAD
+
+    def _word(self, setting: n.Setting, options: tuple[str, ...]) -> str | None:
+        """A setting whose value is one word from ``options`` (``strategy tpe``, ``prune none``)."""
+        expr = setting.values[0]
+        if isinstance(expr, n.NameRef):
+            word = expr.name
+        elif isinstance(expr, n.Literal) and (isinstance(expr.value, str) or expr.value is None):
+            word = "none" if expr.value is None else expr.value
+        else:
+            word = None
+        if options and word not in options:
+            guess = dg.did_you_mean(str(word), options) if word else None
+            self._error("NC207", f"'{setting.key}' takes one of {', '.join(options)}"
+                        + (f"; did you mean '{guess}'?" if guess else ""), expr.span,
+                        f"write e.g. '{setting.key} {options[0]}'")
+            return None
+        if word is None:
+            self._error("NC207", f"'{setting.key}' takes a name, like 'val_accuracy'", expr.span)
+        return word
+
+    def _positive_int(self, setting: n.Setting, env: dict[str, Any], allow_zero: bool = False) -> None:
+        value = self._eval(setting.values[0], env)
+        if value is _BAD:
+            return
+        if not _is_int(value) or value < (0 if allow_zero else 1):
+            self._error("NC201", f"'{setting.key}' takes a {'non-negative' if allow_zero else 'positive'} integer, "
+                                 f"but received {describe_value(value)} ({type_name(value)})",
+                        setting.values[0].span)
+
+    def _call(self, setting_or_expr, value: Any, table: dict, what: str, span: Span) -> None:
+        """``value`` must be a call of an entry of ``table``, with arguments that bind."""
+        if not isinstance(value, CallValue) or value.receiver is not None:
+            self._error("NC201", f"expected {what} call like {next(iter(table))}(...), but received "
+                                 f"{describe_value(value)}", span, f"{what}s: " + ", ".join(table))
+            return
+        spec = table.get(value.func)
+        if spec is None:
+            guess = dg.did_you_mean(value.func, table)
+            self._error("NC101", f"unknown {what} '{value.func}'" + (f"; did you mean '{guess}'?" if guess else ""),
+                        value.func_span, f"{what}s: " + ", ".join(table))
+            return
+        bind_arguments(spec, value, self._error)
+
+    # -- train
+    def _train(self, directive: n.DirectiveDef, settings: dict[str, n.Setting]) -> None:
+        model = self._model(directive, "train")
+        env = self._directive_env(directive)
+        if model is not None:
+            shared = {p.name for p in model.params} & {p.name for p in directive.params}
+            for param in directive.params:
+                if param.name in shared:
+                    self._error("NC105", f"'{param.name}' is a parameter of both model '{model.name}' and its "
+                                         "train block", param.span, "a search binds parameters by name: rename one")
+        for key in ("data", "loss"):
+            if key not in settings:
+                self._error("NC207", f"train '{directive.name}' has no '{key}' setting", directive.name_span,
+                            "e.g. 'data mnist1d()' and 'loss \"sparse_categorical_crossentropy\"'")
+        for key, setting in settings.items():
+            self._train_setting(key, setting, env)
+
+    def _train_setting(self, key: str, setting: n.Setting, env: dict[str, Any]) -> None:
+        value = self._eval(setting.values[0], env)
+        if value is _BAD:
+            return
+        span = setting.values[0].span
+        if key in ("data", "test_data", "validation_data"):
+            self._call(setting, value, cat.LOADERS, "loader", span)
+        elif key == "optimizer":
+            if isinstance(value, str):
+                if value.lower() not in {o.lower() for o in cat.OPTIMIZERS}:
+                    self._error("NC204", f"unknown optimizer {describe_value(value)}", span,
+                                "optimizers: " + ", ".join(cat.OPTIMIZERS))
+            else:
+                self._call(setting, value, cat.OPTIMIZERS, "optimizer", span)
+        elif key == "loss":
+            self._names(value, cat.LOSSES, "loss", span, allow_single=True)
+        elif key == "metrics":
+            self._names(value, cat.METRICS, "metric", span, allow_single=False)
+        elif key in ("epochs", "batch_size", "steps_per_epoch"):
+            self._positive_int(setting, env)
+        elif key == "seed":
+            self._positive_int(setting, env, allow_zero=True)
+        elif key == "validation_split":
+            if not _is_number(value) or not 0 <= value < 1:
+                self._error("NC204", f"validation_split takes a fraction in [0, 1), but received "
+                                     f"{describe_value(value)}", span, "e.g. 'validation_split 0.2'")
+        elif key == "callbacks":
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                self._call(setting, item, cat.CALLBACKS, "callback", span)
+        elif key == "shuffle" and not isinstance(value, bool):
+            self._error("NC201", f"shuffle takes true or false, but received {describe_value(value)}", span)
+
+    def _names(self, value: Any, known: tuple[str, ...], what: str, span: Span, allow_single: bool) -> None:
+        items = [value] if allow_single and isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+            shape = f'"{known[0]}"' if allow_single else f'["{known[0]}"]'
+            self._error("NC201", f"'{what}' takes {'a name or ' if allow_single else ''}a list of names, but "
+                                 f"received {describe_value(value)}", span, f"e.g. {shape}")
+            return
+        for item in items:
+            if item not in known:
+                guess = dg.did_you_mean(item, known)
+                self._error("NC204", f"unknown {what} {describe_value(item)}"
+                            + (f"; did you mean '{guess}'?" if guess else ""), span,
+                            (f"{what}es: " if what == "loss" else f"{what}s: ") + ", ".join(known))
+
+    def _directive_env(self, directive: n.DirectiveDef) -> dict[str, Any]:
+        env: dict[str, Any] = {}
+        for param in directive.params:
+            if param.default is None:
+                self._error("NC203", f"train parameter '{param.name}' needs a default", param.span,
+                            "a search may bind it, but a plain run needs a value")
+                continue
+            value = self._eval(param.default, env)
+            if value is not _BAD:
+                try:
+                    env[param.name] = check_param_value(param.type, value)
+                except TypeError:
+                    self._error("NC201", f"parameter '{param.name}' is declared {param.type} but its default is "
+                                         f"{describe_value(value)}", param.default.span)
+        return env
+
+    # -- search
+    def _search(self, directive: n.DirectiveDef, settings: dict[str, n.Setting]) -> None:
+        model = self._model(directive, "search")
+        train = self.trains.get(directive.name)
+        if model is not None and train is None:
+            self._error("NC207", f"search '{directive.name}' has no train block to run its trials",
+                        directive.name_span, f"add 'train {directive.name} {{ ... }}'")
+        params = {p.name: p for p in (model.params if model else ())}
+        params.update({p.name: p for p in (train.params if train else ())})
+        bindings = [s for s in directive.settings if s.is_binding]
+        seen: set[str] = set()
+        for binding in bindings:
+            if binding.key in seen:
+                self._error("NC105", f"parameter '{binding.key}' is searched twice", binding.key_span)
+            seen.add(binding.key)
+            self._binding(binding, params if model else None)
+        if model is not None and not bindings:
+            self._error("NC207", f"search '{directive.name}' binds no parameter", directive.name_span,
+                        "e.g. 'width = choice(32, 64, 128)'")
+        for key, setting in settings.items():
+            if key == "strategy":
+                strategy = self._word(setting, cat.SEARCH_STRATEGIES)
+                if strategy == "grid":
+                    self._grid_is_finite(bindings)
+            elif key == "prune":
+                self._word(setting, cat.PRUNERS)
+            elif key == "objective":
+                self._word(setting, ())
+            elif key == "timeout":
+                value = self._eval(setting.values[0], {})
+                if value is not _BAD and (not _is_number(value) or value <= 0):
+                    self._error("NC201", f"timeout takes seconds (a positive number), but received "
+                                         f"{describe_value(value)}", setting.values[0].span)
+            else:
+                self._positive_int(setting, {}, allow_zero=key == "seed")
+
+    def _binding(self, binding: n.Setting, params: dict[str, n.Param] | None) -> None:
+        param = None
+        if params is not None:
+            param = params.get(binding.key)
+            if param is None:
+                guess = dg.did_you_mean(binding.key, params)
+                self._error("NC103", f"'{binding.key}' is not a parameter of the model or its train block"
+                            + (f"; did you mean '{guess}'?" if guess else ""), binding.key_span,
+                            "parameters: " + (", ".join(params) or "none"))
+        value = self._eval(binding.values[0], {})
+        if value is _BAD:
+            return
+        span = binding.values[0].span
+        if not isinstance(value, CallValue) or value.func not in cat.DISTRIBUTIONS or value.receiver:
+            self._error("NC201", f"'{binding.key}' must be bound to a distribution, but received "
+                                 f"{describe_value(value)}", span,
+                        "distributions: choice(...), int(low, high), uniform(low, high), loguniform(low, high)")
+            return
+        if value.func == "choice":
+            self._choice(binding, value, param)
+            return
+        spec = cat.DISTRIBUTIONS[value.func]
+        bound = bind_arguments(spec, value, self._error)
+        if not bound.ok:
+            return
+        low, high = bound.values["low"], bound.values["high"]
+        if low >= high:
+            self._error("NC204", f"{value.func}({low}, {high}) is empty: low must be below high", span)
+        elif value.func == "loguniform" and low <= 0:
+            self._error("NC204", f"loguniform needs a positive low, but received {low}", span,
+                        "e.g. loguniform(1e-4, 1e-2)")
+        if param is not None and param.type == "int" and value.func != "int":
+            self._error("NC201", f"'{binding.key}' is an int parameter but {value.func}(...) samples floats",
+                        value.func_span, f"use int({low}, {high})")
+        if param is not None and param.type in ("bool", "str"):
+            self._error("NC201", f"'{binding.key}' is a {param.type} parameter; sample it with choice(...)",
+                        value.func_span)
+
+    def _choice(self, binding: n.Setting, value: CallValue, param: n.Param | None) -> None:
+        if not value.args or any(a.name is not None for a in value.args):
+            self._error("NC203", "choice(...) takes one or more values, positionally", value.span,
+                        "e.g. choice(32, 64, 128)")
+            return
+        for arg in value.args:
+            if param is None:
+                continue
+            try:
+                check_param_value(param.type, arg.value)
+            except TypeError:
+                self._error("NC201", f"'{binding.key}' is declared {param.type}, but choice offers "
+                                     f"{describe_value(arg.value)} ({type_name(arg.value)})", arg.span)
+
+    def _grid_is_finite(self, bindings: list[n.Setting]) -> None:
+        for binding in bindings:
+            expr = binding.values[0]
+            if isinstance(expr, n.Call) and expr.func not in ("choice", "int"):
+                self._error("NC207", f"strategy grid needs finite choices, but '{binding.key}' is "
+                                     f"{expr.func}(...)", expr.func_span, "use choice(...) or int(...) with grid")
+
+    # -- ensemble
+    def _ensemble(self, directive: n.DirectiveDef, settings: dict[str, n.Setting]) -> None:
+        if "members" not in settings:
+            self._error("NC207", f"ensemble '{directive.name}' has no members", directive.name_span,
+                        "e.g. 'members Model.top(5), GradientBoosting()'")
+        for key, setting in settings.items():
+            if key == "members":
+                for expr in setting.values:
+                    self._member(expr)
+            elif key == "weights":
+                self._word(setting, cat.ENSEMBLE_WEIGHTS)
+            elif key == "objective":
+                self._word(setting, ())
+            elif key == "holdout":
+                value = self._eval(setting.values[0], {})
+                if value is not _BAD and (not _is_number(value) or not 0 < value < 1):
+                    self._error("NC204", f"holdout takes a fraction in (0, 1), but received {describe_value(value)}",
+                                setting.values[0].span)
+            else:
+                self._positive_int(setting, {}, allow_zero=key == "seed")
+
+    def _member(self, expr: n.Expr) -> None:
+        if isinstance(expr, n.NameRef):
+            expr = n.Call(expr.span, expr.name, expr.span, ())
+        if not isinstance(expr, n.Call):
+            self._error("NC201", "an ensemble member is a model, Model.top(k) or a tree model like "
+                                 "GradientBoosting()", expr.span)
+            return
+        value = self._eval(expr, {})
+        if value is _BAD:
+            return
+        if value.receiver is not None:
+            self._top_member(value)
+        elif value.func in cat.TREES:
+            bind_arguments(cat.TREES[value.func], value, self._error)
+        elif value.func in self.models:
+            self._model_member(value)
+        else:
+            guess = dg.did_you_mean(value.func, list(self.models) + list(cat.TREES))
+            self._error("NC101", f"unknown ensemble member '{value.func}'" + (f"; did you mean '{guess}'?" if guess
+                                                                               else ""), value.func_span,
+                        "members are models of this file or tree models: " + ", ".join(cat.TREES))
+
+    def _top_member(self, value: CallValue) -> None:
+        if value.receiver not in self.searches:
+            guess = dg.did_you_mean(value.receiver, self.searches)
+            self._error("NC107", f"'{value.receiver}.{value.func}' needs a search of model '{value.receiver}'"
+                        + (f"; did you mean '{guess}'?" if guess else ""), value.receiver_span,
+                        f"add 'search {value.receiver} {{ ... }}'")
+            return
+        if value.func != "top":
+            self._error("NC102", f"a search has no member '{value.func}'; write {value.receiver}.top(k)",
+                        value.func_span)
+            return
+        if len(value.args) != 1 or not _is_int(value.args[0].value) or value.args[0].value < 1:
+            self._error("NC201", "top(k) takes one positive integer: the number of best trials", value.span)
+
+    def _model_member(self, value: CallValue) -> None:
+        model = self.models[value.func]
+        if value.func not in self.trains:
+            self._error("NC207", f"ensemble member '{value.func}' has no train block", value.func_span,
+                        f"add 'train {value.func} {{ ... }}'")
+        params = {p.name: p for p in model.params}
+        for arg in value.args:
+            param = params.get(arg.name) if arg.name else None
+            if param is None:
+                guess = dg.did_you_mean(arg.name or "", params)
+                self._error("NC108", f"model '{model.name}' has no parameter '{arg.name}'"
+                            + (f"; did you mean '{guess}'?" if guess else "") if arg.name else
+                            "model members take parameters by name, e.g. Tunable(width=128)",
+                            arg.name_span or arg.span, "parameters: " + (", ".join(params) or "none"))
+                continue
+            try:
+                check_param_value(param.type, arg.value)
+            except TypeError:
+                self._error("NC201", f"parameter '{param.name}' is declared {param.type} but receives "
+                                     f"{describe_value(arg.value)}", arg.span)
+
+    def _error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        self.diagnostics.append(dg.make(code, message, span, self.file, hint))
+
+
+class _Bad:
+    pass
+
+
+_BAD = _Bad()
+
+
+def check_directives(module: n.Module, graphs: dict[str, Graph]) -> list[Diagnostic]:
+    """The entry point: diagnostics for every train, search and ensemble directive."""
+    return DirectiveChecker(module, graphs).check()
