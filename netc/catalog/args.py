@@ -37,13 +37,14 @@ def seed() -> Arg:
     return Arg("seed", optional(INT), None, "Seed of the layer's random draws.")
 
 
-def window(name: str, rank: int, default=REQUIRED, doc: str = "") -> Arg:
+def window(name: str, rank: int, default=REQUIRED, doc: str = "", expand: bool = True) -> Arg:
     """A size per spatial axis (kernel_size, strides, dilation_rate, pool_size...).
 
-    Keras's defaults are a plain int for one axis and a tuple for more, e.g.
-    ``strides=1`` for Conv1D but ``strides=(1, 1)`` for Conv2D.
+    Keras's defaults are mostly a plain int for one axis and a tuple for more,
+    e.g. ``strides=1`` for Conv1D but ``strides=(1, 1)`` for Conv2D;
+    ``expand=False`` keeps an int default at every rank (ConvLSTM's quirk).
     """
-    if rank > 1 and isinstance(default, int):
+    if expand and rank > 1 and isinstance(default, int):
         default = (default,) * rank
     return Arg(name, int_or_tuple(rank, POSITIVE_INT), default, doc)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from netc.catalog.types import ANY, BOOL, REQUIRED, STR, Type, optional
+from netc.catalog.types import BOOL, REQUIRED, STR, Choice, Type, optional
 
 Shape = tuple  # tuple[int | None, ...], batch dimension excluded
 
@@ -74,12 +74,27 @@ class LayerSpec:
     def takes_data_format(self) -> bool:
         return any(a.name == "data_format" for a in self.args)
 
+    def param_counts(self, args: dict, input_shape) -> tuple[int, int]:
+        """(trainable, non_trainable) as Keras counts them, honouring the common ``trainable=false``.
+
+        ``params`` describes the layer as built; a frozen layer keeps the same
+        weights but Keras reports all of them as non-trainable.
+        """
+        trainable, non_trainable = self.params(args, input_shape)
+        if args.get("trainable", True):
+            return trainable, non_trainable
+        return 0, trainable + non_trainable
+
+
+DTYPE_POLICIES = ("float16", "float32", "float64", "bfloat16", "mixed_float16", "mixed_bfloat16",
+                  "int8", "int16", "int32", "int64", "uint8", "bool")
 
 # Every Keras layer takes these keyword arguments.
 COMMON_ARGS: tuple[Arg, ...] = (
     Arg("name", optional(STR), None, "The layer's name in the Keras model."),
     Arg("trainable", BOOL, True, "Whether the layer's weights are trained."),
-    Arg("dtype", optional(ANY), None, "The layer's dtype policy, e.g. \"float32\" or \"mixed_float16\"."),
+    Arg("dtype", optional(Choice(DTYPE_POLICIES)), None,
+        "The layer's dtype policy, e.g. \"float32\" or \"mixed_float16\"."),
 )
 
 

@@ -146,7 +146,8 @@ class Choice(Type):
         return isinstance(value, str) and value in self.options
 
     def describe(self) -> str:
-        return " | ".join(describe_value(o) for o in self.options)
+        shown = " | ".join(describe_value(o) for o in self.options[:6])
+        return shown if len(self.options) <= 6 else f"{shown} | ... ({len(self.options)} names)"
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,15 @@ class AxisType(Type):
 
 
 AXIS = AxisType()
+
+
+def string_options(t: Type) -> tuple[str, ...]:
+    """Every string a type accepts by name (its Choices), for "did you mean" on a misspelt one."""
+    if isinstance(t, Choice):
+        return tuple(o for o in t.options if isinstance(o, str))
+    if isinstance(t, Union):
+        return tuple(o for option in t.options for o in string_options(option))
+    return ()
 
 
 def optional(t: Type) -> Type:

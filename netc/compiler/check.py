@@ -12,13 +12,18 @@ from typing import Any
 from netc import diagnostics as dg
 from netc.catalog import LAYERS
 from netc.catalog.spec import LayerSpec, ShapeError
-from netc.catalog.types import CHANNELS, LayerType, LayerValue, describe_value, type_name
+from netc.catalog.types import CHANNELS, LayerType, LayerValue, describe_value, string_options, type_name
 from netc.compiler.evaluate import ArgValue, CallValue
 from netc.compiler.graph import Graph, Node
 from netc.diagnostics import Diagnostic, Span
 
 MAX_DIM = 2 ** 31
 NORMALIZATIONS_ON_FEATURES = ("BatchNormalization", "GroupNormalization")
+
+
+def format_shape(shape: tuple) -> str:
+    """A shape as Keras prints it, batch included: (None, 32, 32, 3)."""
+    return "(" + ", ".join("None" if d is None else str(d) for d in (None,) + tuple(shape)) + ")"
 
 
 def feature_axis(rank: int, data_format: str) -> int:
@@ -126,7 +131,7 @@ class Checker:
 
     def _check_normalization_axis(self, node, spec, binding, axis, rank, feature, input_shape) -> None:
         span = binding.spans.get("axis", node.span)
-        shown = describe_value((None,) + tuple(input_shape))
+        shown = format_shape(input_shape)
         if not -rank < axis < rank or axis % rank == 0:
             self._error("NC306", f"{spec.name}(axis={axis}) is outside its input {shown}, which has rank {rank} "
                                  f"(axis 0 is the batch)", span, f"use axis=channels (here {feature})")
@@ -141,7 +146,7 @@ class Checker:
     # -- shapes
     def _shape_error(self, node: Node, binding: _Binding, e: ShapeError, input_shapes) -> None:
         if node.role == "residual" and e.code == "NC301":
-            before, after = (describe_value((None,) + tuple(s)) for s in input_shapes)
+            before, after = (format_shape(s) for s in input_shapes)
             self._error("NC305", f"the residual body changes the shape from {before} to {after}, so it cannot be "
                                  "added to its input", node.span,
                         "add a 'shortcut { ... }' that maps the input to the body's shape, e.g. a 1x1 Conv2D "
@@ -153,8 +158,8 @@ class Checker:
     def _dims_ok(self, node: Node, shape: tuple, input_shapes) -> bool:
         for dim in shape:
             if dim is not None and dim <= 0:
-                received = ", ".join(describe_value((None,) + tuple(s)) for s in input_shapes)
-                self._error("NC302", f"{node.layer} would output {describe_value((None,) + shape)} from "
+                received = ", ".join(format_shape(s) for s in input_shapes)
+                self._error("NC302", f"{node.layer} would output {format_shape(shape)} from "
                                      f"{received}: a size of {dim}", node.span,
                             "use padding=\"same\", a smaller kernel or stride, or a larger input")
                 return False
@@ -222,9 +227,12 @@ def _bind_one(binding: _Binding, name: str, arg: ArgValue, report, nested) -> No
     if value is CHANNELS and arg_spec.type.accepts(-1):
         return  # resolved once the input's rank is known
     if not arg_spec.type.accepts(value):
+        options = string_options(arg_spec.type) if isinstance(value, str) else ()
+        guess = dg.did_you_mean(value, options) if options else None
         report("NC201", f"argument '{name}' of {binding.spec.name} takes {arg_spec.type.describe()}, "
-                        f"but received {describe_value(value)} ({type_name(value)})", arg.span,
-               f"signature: {signature(binding.spec)}")
+                        f"but received {describe_value(value)} ({type_name(value)})"
+               + (f'; did you mean "{guess}"?' if guess else ""), arg.span,
+               ("it takes: " + ", ".join(options)) if options else f"signature: {signature(binding.spec)}")
         binding.ok = False
 
 

@@ -152,7 +152,8 @@ class Expander:
         elif isinstance(stmt, n.InputStmt):
             self._input(stmt, frame)
         elif isinstance(stmt, n.FromStmt):
-            frame.current = self._tensor(stmt.name, stmt.name_span, frame)
+            found = self._tensor(stmt.name, stmt.name_span, frame)
+            frame.current = found if found is not None else self._poison(stmt.name_span, stmt.span.line, frame)
         elif isinstance(stmt, n.RepeatStmt):
             self._repeat(stmt, frame)
         elif isinstance(stmt, n.IfStmt):
@@ -252,7 +253,7 @@ class Expander:
     def _inline_block(self, call: n.Call, frame: _Frame) -> None:
         block = self.blocks[call.func]
         if call.func in self.block_stack:  # a cycle: ``definitions`` reports it once, statically
-            frame.current = self._add(Node(self._next_id(), None, [], call.func_span, call.span.line)).id
+            frame.current = self._poison(call.func_span, call.span.line, frame)
             return
         if len(self.block_stack) >= MAX_BLOCK_DEPTH:
             self._error("NC004", f"blocks nest more than {MAX_BLOCK_DEPTH} calls deep", call.func_span)
@@ -263,8 +264,7 @@ class Expander:
             if frame.current is None:
                 self._error("NC206", f"block '{call.func}' has no input: no input or tensor comes before it",
                             call.func_span, "declare an input first")
-            poisoned = self._add(Node(self._next_id(), None, [], call.func_span, call.span.line, scope=frame.scope))
-            frame.current = poisoned.id
+            frame.current = self._poison(call.func_span, call.span.line, frame)
             return
         inner = _Frame(env, {}, {}, frame.current, frame.scope + (f"block {block.name}",), False)
         self.block_stack.append(block.name)
@@ -448,6 +448,10 @@ class Expander:
         except EvalError as e:
             self.diagnostics.append(e.diagnostic(self.file))
             return _BAD
+
+    def _poison(self, span: Span, line: int, frame: _Frame) -> str:
+        """A stand-in tensor after an error, so later statements still get checked (their shapes are not)."""
+        return self._add(Node(self._next_id(), None, [], span, line, scope=frame.scope)).id
 
     def _next_id(self) -> str:
         return f"n{len(self.nodes)}"

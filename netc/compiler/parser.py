@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from netc import diagnostics as dg
 from netc.compiler import nodes as n
@@ -50,36 +50,31 @@ def parse(text: str, file: str = "<string>") -> tuple[n.Module, list[Diagnostic]
         return n.Module(file, ()), [dg.make(
             "NC004", f"the spec is {len(text):,} characters long; netc reads at most {MAX_SOURCE_CHARS:,}",
             Span.point(), file, hint="split the spec into several files")]
-    recovery = _Recovery(file)
+    recovery = _Recovery(file, text)
     try:
         tree = _lark().parse(text, on_error=recovery.on_error)
     except UnexpectedInput as e:  # recovery gave up; report it unless it is a repeat
         recovery.record(e)
         return n.Module(file, ()), recovery.diagnostics
-    too_deep = _depth_violation(tree)
-    if too_deep is not None:
-        return n.Module(file, ()), recovery.diagnostics + [dg.make(
-            "NC004", f"the spec nests more than {MAX_TREE_DEPTH} levels deep here",
-            too_deep, file, hint="flatten the expression or split it into parameters")]
-    try:
-        module = _ToNodes(file).transform(tree)
-    except VisitError as e:
-        if isinstance(e.orig_exc, _NodeError):
-            return n.Module(file, ()), recovery.diagnostics + [e.orig_exc.diagnostic]
-        raise
-    return module, recovery.diagnostics
-
-
-class _NodeError(Exception):
-    def __init__(self, diagnostic: Diagnostic):
-        self.diagnostic = diagnostic
+    diagnostics = recovery.diagnostics
+    kept = []
+    for item in tree.children:  # a definition nested too deeply is dropped; the others are still checked
+        too_deep = _depth_violation(item) if isinstance(item, Tree) else None
+        if too_deep is None:
+            kept.append(item)
+        else:
+            diagnostics.append(dg.make("NC004", f"the spec nests more than {MAX_TREE_DEPTH} levels deep here",
+                                       too_deep, file, "flatten the expression or split it into parameters"))
+    tree.children = kept
+    return _ToNodes(file).transform(tree), diagnostics
 
 
 class _Recovery:
     """Collects syntax errors and decides how the parser resumes after each."""
 
-    def __init__(self, file: str):
+    def __init__(self, file: str, text: str):
         self.file = file
+        self.text = text
         self.diagnostics: list[Diagnostic] = []
         self._last_line = -1
         self._reported_eof = False
@@ -90,14 +85,21 @@ class _Recovery:
         if isinstance(e, UnexpectedToken) and e.token.type == "$END":
             return self._close_at_end(e)
         self.record(e)
-        if isinstance(e, UnexpectedToken):
+        if isinstance(e, UnexpectedToken) and self._may_close_before(e.token):
             self._close_before(e)
         return True  # Lark resumes after the offending token (or character)
+
+    def _may_close_before(self, token: Token) -> bool:
+        """Brackets are closed for a closer, or for a token that starts a line (the line above was cut short)."""
+        if token.type in _CLOSERS:
+            return True
+        start = self.text.rfind("\n", 0, token.start_pos) + 1
+        return self.text[start:token.start_pos].strip() == ""
 
     def _close_before(self, e: UnexpectedToken) -> None:
         """If closing open brackets makes the token fit (a missing ')' or '}'), close them and feed it."""
         parser = e.interactive_parser
-        trial = parser.copy()
+        trial = parser.copy(deepcopy_values=False)
         closers = []
         for _ in range(6):
             if e.token.type in trial.accepts():

@@ -52,7 +52,7 @@ def analyze(text: str, file: str = "<string>") -> Analysis:
         analysis.graphs[model.name] = graph
         analysis.diagnostics += found
     analysis.diagnostics += check_directives(module, analysis.graphs)
-    analysis.diagnostics = _dedupe(analysis.diagnostics)
+    analysis.diagnostics = _quiet_syntax_lines(_dedupe(analysis.diagnostics))
     return analysis
 
 
@@ -101,6 +101,15 @@ def model_ir(text: str, file: str, model: str | None, params: dict[str, Any]
     return to_ir(graph), graph, diagnostics
 
 
+def _quiet_syntax_lines(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """On a line with a syntax error, the other findings are usually its echoes: keep the syntax error."""
+    syntax_lines = {d.line for d in diagnostics if d.code in _SYNTAX_CODES}
+    return [d for d in diagnostics if d.code in _SYNTAX_CODES or d.line not in syntax_lines]
+
+
+_SYNTAX_CODES = ("NC001", "NC002", "NC003")
+
+
 def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     """Drop repeats (a block called twice reports its problem once) and sort by position."""
     seen, unique = set(), []
@@ -134,6 +143,14 @@ def parse_literal(text: str) -> tuple[Any, bool]:
     if diagnostics or not models or len(models[0].params) != 1:
         return None, False
     try:
-        return evaluate(models[0].params[0].default, {}), True
+        value = evaluate(models[0].params[0].default, {})
     except EvalError:
         return None, False
+    return (value, True) if _is_plain(value) else (None, False)
+
+
+def _is_plain(value: Any) -> bool:
+    """Plain data only: no call, no ``channels``."""
+    if isinstance(value, (tuple, list)):
+        return all(_is_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
