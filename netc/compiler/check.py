@@ -217,6 +217,7 @@ def _bind_one(binding: _Binding, name: str, arg: ArgValue, report, nested) -> No
     if isinstance(value, CallValue):
         value = nested(value, arg_spec.type) if nested is not None else None
         if value is None:
+            binding.values[name] = None  # given, though unusable: no "missing argument" on top
             if nested is None:
                 report("NC201", f"argument '{name}' of {binding.spec.name} takes {arg_spec.type.describe()}, "
                                 f"not a call", arg.span, f"signature: {signature(binding.spec)}")

@@ -102,9 +102,11 @@ class Expander:
                             "its parameters are: " + (", ".join(sorted(declared)) or "none"))
         for param in _first_of_each(model.params):
             if param.name in overrides:
-                value = overrides[param.name]
-                env[param.name] = self._typed(param, value, param.span, "given")
-            elif param.default is not None:
+                value = self._typed(param, overrides[param.name], param.span, "given", fallback=_BAD)
+                if value is not _BAD:
+                    env[param.name] = value
+                    continue
+            if param.default is not None:  # also after a bad override, so later checks see sane values
                 env[param.name] = self._default(param, env)
             else:
                 self._error("NC203", f"model '{model.name}' needs a value for parameter '{param.name}'",
@@ -121,14 +123,16 @@ class Expander:
             return None
         return self._typed(param, value, param.default.span, "its default is")
 
-    def _typed(self, param: n.Param, value: Any, span: Span, how: str) -> Any:
+    def _typed(self, param: n.Param, value: Any, span: Span, how: str, fallback: Any = None) -> Any:
+        """``value`` as the parameter's declared type; on a mismatch, report it and return ``fallback``
+        (the value itself when no fallback is given)."""
         try:
             return check_param_value(param.type if param.type in PARAM_TYPES else None, value)
         except TypeError:
             self._error("NC201", f"parameter '{param.name}' is declared {param.type} but {how} "
                                  f"{describe_value(value)} ({type_name(value)})", span,
                         f"pass a value of type {param.type}")
-            return value
+            return value if fallback is None else fallback
 
     def _declared_data_format(self, model: n.ModelDef, env: dict[str, Any]) -> str:
         found = [s for s in model.body if isinstance(s, n.DataFormatStmt)]
@@ -220,6 +224,9 @@ class Expander:
             self._error("NC206", f"'{stmt.call.func}' has no input: no input or tensor comes before it",
                         stmt.call.func_span, "declare an input first ('input x: (...)'), or start with 'from NAME'")
             return None
+        spec = LAYERS.get(stmt.call.func)
+        if spec is not None and spec.inputs == "attention":
+            return [frame.current, frame.current]  # on the stack: query and value are the same tensor
         return [frame.current]
 
     def _layer_node(self, call: n.Call, inputs: list[str] | None, frame: _Frame, line: int,
