@@ -81,6 +81,16 @@ def test_defaults(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_common_args_are_taken(name):
+    """name/trainable/dtype are offered only where the Keras class takes them (via **kwargs or by name)."""
+    spec = LAYERS[name]
+    params = inspect.signature(keras_class(spec).__init__).parameters
+    has_kwargs = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    offered = {a.name for a in spec.all_args} & COMMON
+    assert offered == {n for n in COMMON if has_kwargs or n in params}
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_defaults_are_accepted_by_their_types(name):
     """A default the type rejects would make every call that omits it a diagnostic."""
     for arg in LAYERS[name].all_args:

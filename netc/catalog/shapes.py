@@ -24,7 +24,7 @@ _SPATIAL_NAMES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", 
 def show(shape: Sequence) -> str:
     """A batchless shape as Keras prints it, batch included: ``(None, 28, 28)``."""
     dims = ("None",) + tuple("None" if d is None else str(d) for d in shape)
-    return "(" + ", ".join(dims) + ")"
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def show_value(value) -> str:

@@ -61,6 +61,8 @@ class LayerSpec:
     inputs: str = "one"  # "one" | "many" (a list, like merges) | "attention" (query, value[, key])
     doc: str = ""
     keras_name: str | None = None  # the keras.layers attribute when it differs from ``name``
+    # COMMON_ARGS the Keras class does not take (SpatialDropout has no **kwargs, so no ``trainable``).
+    without_common: tuple[str, ...] = ()
     arg_index: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -68,7 +70,7 @@ class LayerSpec:
 
     @property
     def all_args(self) -> tuple[Arg, ...]:
-        return self.args + COMMON_ARGS
+        return self.args + tuple(a for a in COMMON_ARGS if a.name not in self.without_common)
 
     @property
     def takes_data_format(self) -> bool:

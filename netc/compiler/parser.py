@@ -41,7 +41,7 @@ _CLOSERS = ("RPAR", "RSQB", "RBRACE")
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     return Lark(GRAMMAR_PATH.read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
-                propagate_positions=True, maybe_placeholders=True)
+                propagate_positions=True, maybe_placeholders=True, cache=True)
 
 
 def parse(text: str, file: str = "<string>") -> tuple[n.Module, list[Diagnostic]]:

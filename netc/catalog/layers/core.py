@@ -129,6 +129,11 @@ def _einsum_analysis(args: dict, shape):
                                     arg="bias_axes")
         first = min(out_spec.find(c) for c in args["bias_axes"])
         bias = [sizes[c] if c in args["bias_axes"] else 1 for c in out_spec[first:]]
+        if None in bias:
+            raise ShapeError(f"EinsumDense needs the size of every bias axis ({args['bias_axes']!r}) in "
+                             f"output_shape, but received output_shape={S.show_value(partial)}.",
+                             code="NC307", arg="output_shape",
+                             hint="Give the biased output axes a size instead of none.")
     return kernel, bias, tuple(out)
 
 

@@ -77,7 +77,9 @@ def spatial_dropout_spec(rank: int) -> LayerSpec:
         return tuple(shape)
 
     fmt = (A.data_format(),) if rank > 1 else ()
+    # Keras quirk: SpatialDropout's __init__ has no **kwargs, so it takes no trainable argument.
     return LayerSpec(name, CATEGORY, (A.rate(), *fmt, A.seed()), output_shape, no_params,
+                     without_common=("trainable",),
                      doc=f"Spatial {rank}D dropout: drops entire channels (feature maps) instead of single "
                          "elements, for inputs whose neighbours are strongly correlated.")
 
