@@ -70,8 +70,11 @@ class Checker:
         input_shapes = [self.nodes[i].shape for i in node.inputs]
         if any(shape is None for shape in input_shapes) or not input_shapes:
             return  # an earlier error; its diagnostic is already out
-        self._resolve_axes(node, spec, binding, input_shapes[0])
+        axis_ok = self._resolve_axes(node, spec, binding, input_shapes[0])
         node.args = {name: binding.values[name] for name in binding.values}
+        if not axis_ok:
+            node.shape = input_shapes[0]  # normalization keeps its input's shape: later layers are still checked
+            return
         if not binding.ok:
             return
         full = binding.with_defaults()
@@ -113,35 +116,38 @@ class Checker:
         return LayerValue(spec.name, binding.with_defaults(), tuple(binding.values))
 
     # -- axes
-    def _resolve_axes(self, node: Node, spec: LayerSpec, binding: _Binding, input_shape: tuple) -> None:
+    def _resolve_axes(self, node: Node, spec: LayerSpec, binding: _Binding, input_shape: tuple) -> bool:
+        """Resolve ``channels`` and the default normalization axis; False when an explicit axis is wrong."""
         rank = len(input_shape) + 1
         feature = feature_axis(rank, self.graph.data_format)
         for name, value in list(binding.values.items()):
             if value is CHANNELS:
                 binding.values[name] = feature
         axis_spec = spec.arg_index.get("axis")
-        if spec.name in NORMALIZATIONS_ON_FEATURES and axis_spec is not None:
-            if "axis" not in binding.values:
-                if axis_spec.default is CHANNELS:
-                    binding.values["axis"] = feature
-                return
-            axis = binding.values["axis"]
-            if isinstance(axis, int) and not isinstance(axis, bool):
-                self._check_normalization_axis(node, spec, binding, axis, rank, feature, input_shape)
+        if spec.name not in NORMALIZATIONS_ON_FEATURES or axis_spec is None:
+            return True
+        if "axis" not in binding.values:
+            if axis_spec.default is CHANNELS:
+                binding.values["axis"] = feature
+            return True
+        axis = binding.values["axis"]
+        if not isinstance(axis, int) or isinstance(axis, bool):
+            return True  # a type error, reported when binding
+        return self._check_normalization_axis(node, spec, binding, axis, rank, feature, input_shape)
 
-    def _check_normalization_axis(self, node, spec, binding, axis, rank, feature, input_shape) -> None:
+    def _check_normalization_axis(self, node, spec, binding, axis, rank, feature, input_shape) -> bool:
         span = binding.spans.get("axis", node.span)
         shown = format_shape(input_shape)
         if not -rank < axis < rank or axis % rank == 0:
             self._error("NC306", f"{spec.name}(axis={axis}) is outside its input {shown}, which has rank {rank} "
                                  f"(axis 0 is the batch)", span, f"use axis=channels (here {feature})")
-            binding.ok = False
-            return
+            return False
         if axis % rank != feature % rank:
             self._error("NC304", f"{spec.name}(axis={axis}) normalizes a spatial axis of its input {shown} under "
                                  f"{self.graph.data_format}; the feature axis is {feature}", span,
                         f"did you mean axis={feature}? 'axis=channels' always means the feature axis")
-            binding.ok = False
+            return False
+        return True
 
     # -- shapes
     def _shape_error(self, node: Node, binding: _Binding, e: ShapeError, input_shapes) -> None:

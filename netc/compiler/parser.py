@@ -119,18 +119,21 @@ class _Recovery:
             closers.append(closer)
 
     def _close_at_end(self, e: UnexpectedToken) -> bool:
+        """At the end of the file, close everything still open in one go, so the tree is whole."""
         parser = e.interactive_parser
-        accepts = parser.accepts()
-        closer = next((c for c in _CLOSERS if c in accepts), None)
+        missing = []
+        while not _can_end(parser) and len(missing) < MAX_TREE_DEPTH:
+            closer = next((c for c in _CLOSERS if c in parser.accepts()), None)
+            if closer is None:
+                break
+            parser.feed_token(Token(closer, _display(closer)))
+            missing.append(_display(closer))
         if not self._reported_eof:
             self._reported_eof = True
-            missing = f"; '{_display(closer)}' is missing" if closer else ""
-            self._add("NC003", f"the spec ends before it is complete{missing}",
-                      _token_span(e.token), "close every '{', '(' and '[' that is opened")
-        if closer is None:
-            return False
-        parser.feed_token(Token(closer, _display(closer)))
-        return True
+            what = f"; '{''.join(missing)}' is missing" if missing else ""
+            self._add("NC003", f"the spec ends before it is complete{what}", _token_span(e.token),
+                      "close every '{', '(' and '[' that is opened")
+        return bool(missing) and _can_end(parser)
 
     def record(self, e: UnexpectedInput) -> None:
         line = getattr(e, "line", -1)
@@ -166,6 +169,16 @@ class _Recovery:
 
     def _add(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
         self.diagnostics.append(dg.make(code, message, span, self.file, hint))
+
+
+def _can_end(parser) -> bool:
+    """Whether the file could end here (tried on a copy of the parser)."""
+    trial = parser.copy(deepcopy_values=False)
+    try:
+        trial.parser_state.feed_token(Token("$END", ""), True)
+    except UnexpectedInput:
+        return False
+    return True
 
 
 def _display(terminal: str | None) -> str:
