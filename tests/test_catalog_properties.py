@@ -7,7 +7,8 @@ shapes (small, so building is fast), mostly valid but also ones Keras refuses
 - netc accepts the configuration (every argument's type accepts its value,
   ``output_shape`` and ``params`` return) exactly when Keras builds it;
 - when both accept, the output shape (batch excluded) and the trainable and
-  non-trainable parameter counts are equal;
+  non-trainable parameter counts are equal (an output with a size of 0 or less
+  counts as Keras refusing: netc reports it as NC302);
 - when netc refuses with ``ShapeError``, its code is one of the documented ones.
 
 The strategies never draw what netc refuses on purpose although symbolic Keras
@@ -101,7 +102,12 @@ def keras_result(name: str, args: dict, shapes: list):
     assert sum(counts) == layer.count_params()
     if isinstance(out, (list, tuple)):  # several outputs: never equal to netc's one shape
         return [tuple(o.shape[1:]) for o in out], counts
-    return tuple(out.shape[1:]), counts
+    shape = tuple(out.shape[1:])
+    if any(d is not None and d <= 0 for d in shape):
+        # Keras sometimes builds an empty output symbolically (a "same" transposed convolution with
+        # output_padding=0 and an even kernel on a size-1 input); netc reports it as NC302.
+        return ValueError(f"Keras built an output with an empty dimension: {shape}")
+    return shape, counts
 
 
 def compare(name: str, case: tuple[dict, list]) -> None:

@@ -3,9 +3,10 @@
 Keras repeats the same families of arguments across layers (``activation``,
 ``use_bias``, the initializer/regularizer/constraint trio of each weight,
 ``data_format``, ``seed``). Declaring them once keeps types, defaults and hover
-docs identical everywhere. Keras's order is always: every initializer, then
-every regularizer (then ``activity_regularizer``), then every constraint, so
-``weight_args`` composes them in that order.
+docs identical everywhere. Keras orders a layer's weight arguments as every
+initializer, then every regularizer (then ``activity_regularizer``), then every
+constraint; ``weight_args`` composes them so, and layers that slip another
+argument in between (LSTM's ``unit_forget_bias``) use the three pieces directly.
 """
 from __future__ import annotations
 

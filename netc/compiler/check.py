@@ -179,6 +179,13 @@ class Checker:
         self.diagnostics.append(dg.make(code, message, span, self.file, hint))
 
 
+def unknown_argument(spec, name: str) -> tuple[str, str]:
+    """(message, hint) for an argument name a catalog entry does not take."""
+    guess = dg.did_you_mean(name, spec.arg_index)
+    return (f"{spec.name} has no argument '{name}'" + (f"; did you mean '{guess}'?" if guess else ""),
+            f"signature: {signature(spec)}")
+
+
 def bind_arguments(spec, call: CallValue, report, nested=None) -> _Binding:
     """Bind a call's arguments to a catalog entry by Keras's rules (positional, then keyword).
 
@@ -198,10 +205,8 @@ def bind_arguments(spec, call: CallValue, report, nested=None) -> _Binding:
         if arg.name is None:
             continue
         if arg.name not in spec.arg_index:
-            guess = dg.did_you_mean(arg.name, spec.arg_index)
-            report("NC102", f"{spec.name} has no argument '{arg.name}'"
-                   + (f"; did you mean '{guess}'?" if guess else ""), arg.name_span or arg.span,
-                   f"signature: {signature(spec)}")
+            message, hint = unknown_argument(spec, arg.name)
+            report("NC102", message, arg.name_span or arg.span, hint)
             binding.ok = False
         elif arg.name in binding.values:
             report("NC202", f"argument '{arg.name}' of {spec.name} is given twice", arg.name_span or arg.span,

@@ -6,8 +6,10 @@ however often a block is called (and even when it is never called).
 from __future__ import annotations
 
 from netc import diagnostics as dg
+from netc.catalog import LAYERS
 from netc.compiler import nodes as n
-from netc.compiler.expand import PARAM_TYPES
+from netc.compiler.check import unknown_argument
+from netc.compiler.expand import PARAM_TYPES, unknown_callable
 from netc.diagnostics import Diagnostic
 
 # kinds that share one namespace: a model and a block of one name would make calls ambiguous
@@ -20,6 +22,7 @@ def check_definitions(module: n.Module) -> list[Diagnostic]:
     for definition in module.definitions:
         found += _param_list(module.file, getattr(definition, "params", ()))
     found += _block_cycles(module)
+    found += _uncalled_block_names(module)
     return found
 
 
@@ -93,4 +96,32 @@ def _block_cycles(module: n.Module) -> list[Diagnostic]:
                                              "blocks are inlined at compile time; use 'repeat' for repetition"))
                 elif call.func not in path:
                     stack.append((call.func, path + (call.func,)))
+    return found
+
+
+def _uncalled_block_names(module: n.Module) -> list[Diagnostic]:
+    """Blocks no model reaches are never expanded; still report the names they misspell.
+
+    Without a caller there are no argument values or shapes, so only names are checked:
+    unknown layers and blocks, and keyword arguments a layer does not take.
+    """
+    blocks = {b.name: b for b in module.of_kind("block")}
+    reached, stack = set(), [c.func for m in module.of_kind("model") for c in block_calls(m.body)]
+    while stack:
+        name = stack.pop()
+        if name in blocks and name not in reached:
+            reached.add(name)
+            stack.extend(c.func for c in block_calls(blocks[name].body))
+    found = []
+    for name, block in blocks.items():
+        if name in reached:
+            continue
+        for call in block_calls(block.body):
+            spec = LAYERS.get(call.func)
+            if spec is None and call.func not in blocks:
+                found.append(unknown_callable(call, blocks, module.file))
+            for arg in call.args if spec is not None else ():
+                if arg.name is not None and arg.name not in spec.arg_index:
+                    message, hint = unknown_argument(spec, arg.name)
+                    found.append(dg.make("NC102", message, arg.name_span or arg.span, module.file, hint))
     return found

@@ -243,12 +243,7 @@ class Expander:
         return node
 
     def _unknown_layer(self, call: n.Call) -> None:
-        guess = dg.did_you_mean(call.func, list(LAYERS) + list(self.blocks))
-        kind = "block" if call.func[:1].islower() else "layer"
-        hint = ("layers are Keras's names (netc explain NC101); blocks are defined in the file"
-                if guess is None else f"replace it with '{guess}'")
-        self._error("NC101", f"unknown {kind} '{call.func}'" + (f"; did you mean '{guess}'?" if guess else ""),
-                    call.func_span, hint)
+        self.diagnostics.append(unknown_callable(call, self.blocks, self.file))
 
     def _eval_call(self, call: n.Call, env: dict[str, Any]) -> CallValue | None:
         try:
@@ -488,6 +483,16 @@ class _Bad:
 
 
 _BAD = _Bad()
+
+
+def unknown_callable(call: n.Call, blocks, file: str) -> Diagnostic:
+    """NC101 for a call that names neither a catalog layer nor a block of the file."""
+    guess = dg.did_you_mean(call.func, list(LAYERS) + list(blocks))
+    kind = "block" if call.func[:1].islower() else "layer"
+    hint = ("layers are Keras's names (netc explain NC101); blocks are defined in the file"
+            if guess is None else f"replace it with '{guess}'")
+    return dg.make("NC101", f"unknown {kind} '{call.func}'" + (f"; did you mean '{guess}'?" if guess else ""),
+                   call.func_span, file, hint)
 
 
 def _first_of_each(params: tuple[n.Param, ...]) -> list[n.Param]:

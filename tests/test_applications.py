@@ -1,0 +1,135 @@
+"""The reference architectures in specs/applications equal keras.applications.
+
+Each spec is compiled and compared with ``keras.applications.X(weights=None)``
+at the same (small) input size and number of classes: parameter counts, output
+shape, the weight shapes in order, the layer types in order, and the predictions
+once the reference's weights are loaded into the compiled model. Works under
+any Keras backend (tensorflow, jax).
+"""
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+import netc  # noqa: E402
+from netc import cli  # noqa: E402
+
+SPECS = Path(__file__).resolve().parent.parent / "specs" / "applications"
+CLASSES = 10
+
+# spec file, keras.applications name, smallest input size keras.applications accepts,
+# and the parameter counts at the spec's defaults (keras.io/api/applications).
+APPLICATIONS = {
+    "ResNet50": ("resnet50.net", 32, 25_636_712),
+    "InceptionV3": ("inception_v3.net", 75, 23_851_784),
+    "Xception": ("xception.net", 71, 22_910_480),
+    "MobileNetV2": ("mobilenet_v2.net", 32, 3_538_984),
+}
+
+
+def _count(weights) -> int:
+    return sum(int(np.prod(w.shape)) for w in weights)
+
+
+class Pair:
+    def __init__(self, name: str):
+        file, self.size, self.default_params = APPLICATIONS[name]
+        self.name, self.path = name, SPECS / file
+        self.model = netc.compile_file(self.path, size=self.size, classes=CLASSES)
+        self.reference = getattr(keras.applications, name)(
+            weights=None, input_shape=(self.size, self.size, 3), classes=CLASSES)
+
+
+@pytest.fixture(scope="module", params=sorted(APPLICATIONS))
+def pair(request) -> Pair:
+    return Pair(request.param)
+
+
+def test_model_name(pair):
+    assert pair.model.name == pair.name
+
+
+def test_param_counts(pair):
+    model, ref = pair.model, pair.reference
+    assert model.count_params() == ref.count_params()
+    assert _count(model.trainable_weights) == _count(ref.trainable_weights)
+    assert _count(model.non_trainable_weights) == _count(ref.non_trainable_weights)
+
+
+def test_output_shape(pair):
+    assert tuple(pair.model.output.shape) == tuple(pair.reference.output.shape) == (None, CLASSES)
+    assert tuple(pair.model.input.shape) == tuple(pair.reference.input.shape)
+
+
+def test_weight_shapes_in_order(pair):
+    assert [tuple(w.shape) for w in pair.model.weights] == [tuple(w.shape) for w in pair.reference.weights]
+
+
+def test_layer_types_in_order(pair):
+    assert [type(x).__name__ for x in pair.model.layers] == [type(x).__name__ for x in pair.reference.layers]
+
+
+def test_same_predictions_with_the_same_weights(pair):
+    model, ref = pair.model, pair.reference
+    model.set_weights(ref.get_weights())
+    x = np.random.default_rng(0).uniform(-1, 1, (2, pair.size, pair.size, 3)).astype("float32")
+    expected = keras.ops.convert_to_numpy(ref(x, training=False))
+    got = keras.ops.convert_to_numpy(model(x, training=False))
+    assert got.shape == (2, CLASSES)
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+
+
+def _summary(path: Path, *params: str) -> dict:
+    argv = ["summary", str(path), "--format", "json"]
+    for p in params:
+        argv += ["--param", p]
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert cli.main(argv) == 0
+    return json.loads(out.getvalue())
+
+
+def test_summary_totals_equal_count_params(pair):
+    summary = _summary(pair.path, f"size={pair.size}", f"classes={CLASSES}")
+    ref = pair.reference
+    assert summary["model"] == pair.name
+    assert summary["params"] == ref.count_params()
+    assert summary["trainable_params"] == _count(ref.trainable_weights)
+    assert summary["non_trainable_params"] == _count(ref.non_trainable_weights)
+    assert summary["outputs"] == [[CLASSES]]
+
+
+@pytest.mark.parametrize("name", sorted(APPLICATIONS))
+def test_defaults_are_the_imagenet_models(name):
+    """At its defaults (224 or 299 pixels, 1000 classes) each spec has the published size."""
+    file, _, expected = APPLICATIONS[name]
+    summary = _summary(SPECS / file)
+    default_size = 299 if name in ("InceptionV3", "Xception") else 224
+    assert summary["inputs"] == [[default_size, default_size, 3]]
+    assert summary["outputs"] == [[1000]]
+    assert summary["params"] == expected
+
+
+def test_specs_check_clean():
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert cli.main(["check", str(SPECS)]) == 0
+    assert out.getvalue().strip() == ""
+
+
+@pytest.mark.parametrize("name", sorted(APPLICATIONS))
+def test_spec_is_shorter_than_the_keras_source(name):
+    import importlib
+
+    module = {"ResNet50": "resnet", "InceptionV3": "inception_v3", "Xception": "xception",
+              "MobileNetV2": "mobilenet_v2"}[name]
+    source = Path(importlib.import_module(f"keras.src.applications.{module}").__file__)
+    spec_lines = len((SPECS / APPLICATIONS[name][0]).read_text().splitlines())
+    assert spec_lines < len(source.read_text().splitlines())
