@@ -164,4 +164,4 @@ def test_analysis_keeps_going_after_errors():
 
 def test_blocks_no_model_calls_still_have_their_names_checked():
     found = netc.check_string("block b() { Desne(3) Dense(3, unitz=2) nope() }\nmodel M { input x: (2,) Dense(1) }")
-    assert [(d.code, d.column) for d in found] == [("NC101", 13), ("NC102", 31), ("NC101", 41)]
+    assert [(d.code, d.column) for d in found] == [("NC101", 13), ("NC102", 31), ("NC101", 40)]
