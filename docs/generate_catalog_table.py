@@ -2,17 +2,23 @@
 
     python docs/generate_catalog_table.py                 # print every table
     python docs/generate_catalog_table.py layers          # print one table
-    python docs/generate_catalog_table.py --write         # refresh the tables in docs/language.md
-    python docs/generate_catalog_table.py --check         # exit 1 when docs/language.md is out of date
+    python docs/generate_catalog_table.py --write         # refresh docs/language.md and docs/cli.md
+    python docs/generate_catalog_table.py --check         # exit 1 when they are out of date
 
 A table lives in docs/language.md between ``<!-- generated:NAME -->`` and
 ``<!-- end generated:NAME -->``; ``--write`` replaces what is between them.
-Nothing here imports a framework.
+It also reruns the examples of both documents: a ```net block followed by a
+```text block that starts with ``$ netc check FILE.net`` gets that command's
+real output; every other ```net block must check clean (``--check`` says
+which does not). Nothing here imports a framework.
 """
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +31,7 @@ from netc.catalog.types import NONE, describe_value  # noqa: E402
 from netc.diagnostics import CODES  # noqa: E402
 
 DOC = ROOT / "docs" / "language.md"
+DOCS = (DOC, ROOT / "docs" / "cli.md")
 
 
 def _code_list(words) -> str:
@@ -121,24 +128,62 @@ TABLES = {f.__name__.replace("_", "-"): f for f in (diagnostics, layers, common_
                                                      callbacks, distributions, trees, words, settings)}
 
 
+# a spec has no backquote, and neither has netc's output for it
+_EXAMPLE = re.compile(r"```net\n([^`]*)```\n```text\n\$ netc check (\S+\.net)\n([^`]*)```")
+
+
+def _netc_check(source: str, name: str) -> str:
+    """What ``netc check NAME`` prints for ``source`` saved as NAME."""
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, name).write_text(source, encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "netc", "check", name], cwd=folder, capture_output=True,
+                              text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return done.stdout
+
+
+def _examples(text: str) -> str:
+    return _EXAMPLE.sub(lambda m: f"```net\n{m.group(1)}```\n```text\n$ netc check {m.group(2)}\n"
+                                  f"{_netc_check(m.group(1), m.group(2))}```", text)
+
+
+def unclean_examples(text: str) -> list[str]:
+    """The ```net blocks with no output shown that do not check clean, as 'line: codes'."""
+    from netc import check_string
+
+    shown = {m.start() for m in _EXAMPLE.finditer(text)}
+    found = []
+    for m in re.finditer(r"```net\n([^`]*)```", text):
+        if m.start() in shown:
+            continue
+        codes = [d.code for d in check_string(m.group(1))]
+        if codes:
+            found.append(f"line {text[:m.start()].count(chr(10)) + 1}: {', '.join(codes)}")
+    return found
+
+
 def refreshed(text: str) -> str:
+    text = _examples(text)
     for name, make in TABLES.items():
-        pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(\n<!-- end generated:{name} -->)", re.S)
-        text = pattern.sub(lambda m: m.group(1) + make() + m.group(2), text)
+        pattern = re.compile(rf"(<!-- generated:{name} -->\n)(?:.*?\n)?(<!-- end generated:{name} -->)", re.S)
+        text = pattern.sub(lambda m: m.group(1) + make() + "\n" + m.group(2), text)
     return text
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] in (["--write"], ["--check"]):
-        old = DOC.read_text(encoding="utf-8")
-        new = refreshed(old)
-        if argv[0] == "--check":
-            if new != old:
-                print(f"{DOC} is out of date: run python docs/generate_catalog_table.py --write", file=sys.stderr)
-                return 1
-            return 0
-        DOC.write_text(new, encoding="utf-8")
-        return 0
+        status = 0
+        for doc in DOCS:
+            old = doc.read_text(encoding="utf-8")
+            new = refreshed(old)
+            for problem in unclean_examples(new):
+                print(f"{doc}: example at {problem} does not check clean", file=sys.stderr)
+                status = 1
+            if argv[0] == "--write":
+                doc.write_text(new, encoding="utf-8")
+            elif new != old:
+                print(f"{doc} is out of date: run python docs/generate_catalog_table.py --write", file=sys.stderr)
+                status = 1
+        return status
     for name in argv or TABLES:
         if name not in TABLES:
             print(f"unknown table {name!r}; tables: {', '.join(TABLES)}", file=sys.stderr)

@@ -16,7 +16,7 @@ from netc.diagnostics import Diagnostic, SpecError, Span  # noqa: F401
 
 __version__ = "0.1.0"
 __all__ = ["Diagnostic", "SpecError", "check_file", "check_string", "compile_file", "compile_string",
-           "ir_file", "ir_string"]
+           "ir_file", "ir_string", "train_file"]
 
 
 def check_string(text: str, path: str = "<string>") -> list[Diagnostic]:
@@ -65,3 +65,17 @@ def compile_file(path: str | Path, model: str | None = None, **params: Any):
     from netc.compiler.keras_builder import build_model
 
     return build_model(ir_file(path, model, **params))
+
+
+def train_file(path: str | Path, model: str | None = None, *, epochs: int | None = None, out: str | Path | None = None,
+               on_epoch=None, **params: Any):
+    """Train a model of a spec file by its train block; returns a TrainResult (model, history, metrics, run_dir).
+
+    ``params`` bind model and train parameters by name (``width=32, lr=1e-3``);
+    ``epochs`` overrides the block's; ``out`` is the run folder (default
+    ``runs/<spec>/<timestamp>/``). Raises SpecError, or DataError for bad data,
+    before anything is trained.
+    """
+    from netc.runtime.train import train_file as run
+
+    return run(path, model, params, epochs=epochs, out=out, on_epoch=on_epoch)

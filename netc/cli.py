@@ -1,7 +1,7 @@
 """The ``netc`` command. Renders diagnostics; the stages never print.
 
 Exit codes: 0 no errors (warnings allowed), 1 errors in a spec, 2 usage errors.
-Only ``build`` imports Keras.
+Only ``build`` and ``train`` import Keras.
 """
 from __future__ import annotations
 
@@ -84,10 +84,14 @@ def _model_graph(args):
     """(ir, graph, diagnostics, source) for the command's model, or exit 1 with the errors shown."""
     from netc.compiler.pipeline import model_ir, read_source
 
+    if not Path(args.path).exists():
+        raise UsageError(f"no such file: {args.path}")
     text, problem = read_source(args.path)
     if problem:
         return None, None, [problem], None
     ir, graph, diagnostics = model_ir(text, str(args.path), args.model, parse_params(args.param))
+    if ir is not None:  # warnings go to stderr, so stdout stays clean for JSON
+        _print_diagnostics(diagnostics, {str(args.path): text})
     return ir, graph, diagnostics, text
 
 
@@ -121,7 +125,6 @@ def cmd_summary(args) -> int:
     console.print(table)
     console.print(f"Total params: {summary['params']:,}  trainable: {summary['trainable_params']:,}  "
                   f"non-trainable: {summary['non_trainable_params']:,}")
-    _print_diagnostics(diagnostics, {str(args.path): source})
     return EXIT_OK
 
 
@@ -134,6 +137,8 @@ def cmd_ir(args) -> int:
 
 
 def cmd_build(args) -> int:
+    if args.save and Path(args.save).suffix != ".keras":
+        raise UsageError(f"--save writes a .keras file, but received {args.save!r}")
     ir, _, diagnostics, source = _model_graph(args)
     if ir is None:
         return _fail(diagnostics, source, args.path)
@@ -143,12 +148,36 @@ def cmd_build(args) -> int:
     model.summary()
     if args.save:
         save = Path(args.save)
-        if save.suffix != ".keras":
-            raise UsageError(f"--save writes a .keras file, but received {args.save!r}")
         save.parent.mkdir(parents=True, exist_ok=True)
         model.save(save)
         print(f"saved {save}")
     return EXIT_OK
+
+
+def cmd_train(args) -> int:
+    """Train a model by its train block; errors (bad data too) are diagnostics, never tracebacks."""
+    from netc.compiler.pipeline import read_source
+    from netc.runtime.progress import display_for, format_logs
+    from netc.runtime.train import train_file
+
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError(f"--epochs takes a positive integer, but received {args.epochs}")
+    params = parse_params(args.param)
+    try:
+        with display_for(sys.stderr, f"train {Path(args.path).name}") as display:
+            result = train_file(args.path, args.model, params, epochs=args.epochs, out=args.out, on_epoch=display)
+    except dg.SpecError as e:
+        return _fail(e.diagnostics, read_source(args.path)[0], args.path)
+    except FileExistsError as e:
+        raise UsageError(f"--out: {e}") from None
+    metrics = result.metrics
+    for split in ("train", "validation", "test"):
+        if metrics.get(split):
+            print(f"{split:<10}  {format_logs(metrics[split])}")
+    if result.interrupted:
+        print(f"interrupted after {metrics['epochs_run']} epochs; saved what was trained", file=sys.stderr)
+    print(f"run folder: {result.run_dir}")
+    return 130 if result.interrupted else EXIT_OK
 
 
 def cmd_explain(args) -> int:
@@ -191,6 +220,12 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="OUT.keras")
     p.set_defaults(func=cmd_build)
 
+    p = sub.add_parser("train", help="train a model by its train block; writes a run folder")
+    _model_args(p)
+    p.add_argument("--epochs", type=int, metavar="N", help="override the train block's epochs")
+    p.add_argument("--out", metavar="DIR", help="the run folder (default: runs/<spec>/<timestamp>/)")
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("explain", help="explain a diagnostic code, e.g. NC102")
     p.add_argument("code")
     p.set_defaults(func=cmd_explain)
@@ -208,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `netc check specs | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

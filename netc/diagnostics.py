@@ -70,12 +70,12 @@ CODES: dict[str, tuple[str, str]] = {
     "NC106": (ERROR, "Blocks call each other in a cycle, so inlining them would never end."),
     "NC107": (ERROR, "The file has no model of the requested name, or several models and none was chosen."),
     "NC108": (ERROR, "A parameter override names a parameter the model does not declare."),
-    "NC109": (WARNING, "A label or input is defined but nothing uses it."),
+    "NC109": (WARNING, "An input, or a layer's output, never reaches a model output; Keras leaves it out."),
     # NC2xx: values, arguments, types
     "NC201": (ERROR, "An argument or parameter has a value of the wrong type."),
     "NC202": (ERROR, "A call passes too many positional arguments, or one argument twice."),
     "NC203": (ERROR, "A call leaves out an argument that has no default."),
-    "NC204": (ERROR, "An argument's value is outside the values the layer accepts."),
+    "NC204": (ERROR, "A value is not one netc knows: a data format, loss, metric, optimizer or fraction."),
     "NC205": (ERROR, "Arithmetic in the spec fails: division by zero, or an operator applied to the wrong types."),
     "NC206": (ERROR, "A statement is used where it has no meaning, like a layer before any input."),
     "NC207": (ERROR, "A setting of a train, search or ensemble directive is missing, unknown or malformed."),
@@ -84,9 +84,16 @@ CODES: dict[str, tuple[str, str]] = {
     "NC302": (ERROR, "A layer's output would have a dimension of zero or less."),
     "NC303": (ERROR, "A layer receives an input of a rank it cannot take."),
     "NC304": (ERROR, "A normalization axis points at a spatial axis instead of the feature axis."),
-    "NC305": (ERROR, "A residual body changes the shape of its input and there is no shortcut to match it."),
+    "NC305": (ERROR, "A residual's body changes the shape, and its input (or its shortcut) does not match it."),
     "NC306": (ERROR, "A normalization axis is outside the rank of the layer's input."),
     "NC307": (ERROR, "A layer cannot produce an output for this input shape."),
+    # NC4xx: data
+    "NC401": (ERROR, "A model's input does not fit the samples its data gives (shape, or number of inputs)."),
+    "NC402": (ERROR, "A label is outside the classes the model's output layer can predict."),
+    "NC403": (ERROR, "A data file or folder is missing or cannot be read."),
+    "NC404": (ERROR, "A data file lacks the key or column that the loader names."),
+    "NC405": (ERROR, "The data holds NaN or infinite values."),
+    "NC406": (ERROR, "The data is malformed: not numeric, no samples, or inputs and labels of different lengths."),
 }
 
 

@@ -2,8 +2,8 @@
 
 Each spec is compiled and compared with ``keras.applications.X(weights=None)``
 at the same (small) input size and number of classes: parameter counts, output
-shape, the weight shapes in order, the layer types in order, and the predictions
-once the reference's weights are loaded into the compiled model. Works under
+shape, the weight shapes in order, the layer types and configurations in order,
+and the predictions once the reference's weights are loaded into the compiled model. Works under
 any Keras backend (tensorflow, jax).
 """
 from __future__ import annotations
@@ -17,6 +17,9 @@ import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
+
+# Keras converts variables with np.array(variable), which numpy 2 warns about (jax backend).
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
 
 import netc  # noqa: E402
 from netc import cli  # noqa: E402
@@ -76,13 +79,42 @@ def test_layer_types_in_order(pair):
     assert [type(x).__name__ for x in pair.model.layers] == [type(x).__name__ for x in pair.reference.layers]
 
 
+def _axis(layer, axis):
+    """An axis as a non-negative index into the layer's input (Keras writes 3, netc -1)."""
+    shape = layer.input[0].shape if isinstance(layer.input, (list, tuple)) else layer.input.shape
+    return axis % len(shape) if isinstance(axis, int) else axis
+
+
+def test_layer_configs_in_order(pair):
+    """Every layer has the reference layer's configuration (names aside, axes normalized)."""
+    for ours, theirs in zip(pair.model.layers, pair.reference.layers):
+        a, b = ours.get_config(), theirs.get_config()
+        for config, layer in ((a, ours), (b, theirs)):
+            config.pop("name", None)
+            if "axis" in config:
+                config["axis"] = _axis(layer, config["axis"])
+        assert a == b, f"{ours.name} differs from {theirs.name}"
+
+
+def _outputs(model, x, training):
+    return keras.ops.convert_to_numpy(model(x, training=training))
+
+
 def test_same_predictions_with_the_same_weights(pair):
     model, ref = pair.model, pair.reference
     model.set_weights(ref.get_weights())
     x = np.random.default_rng(0).uniform(-1, 1, (2, pair.size, pair.size, 3)).astype("float32")
-    expected = keras.ops.convert_to_numpy(ref(x, training=False))
-    got = keras.ops.convert_to_numpy(model(x, training=False))
+    expected = _outputs(ref, x, training=False)
+    got = _outputs(model, x, training=False)
     assert got.shape == (2, CLASSES)
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+    # With fresh batch-norm statistics the activations of these deep nets vanish, so the
+    # inference outputs above are nearly uniform and would hide a wrong padding or a
+    # swapped weight. With batch statistics (training=True; there is no dropout in
+    # these models) every layer stays in range and the outputs depend on every detail.
+    expected = _outputs(ref, x, training=True)
+    got = _outputs(model, x, training=True)
+    assert expected.max() - expected.min() > 1e-2, "the comparison would not be sensitive"
     np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
 
 

@@ -128,6 +128,9 @@ FORMATS = st.sampled_from([None, "channels_last", "channels_first"])
 ACTIVATIONS = st.sampled_from([None, "relu", "tanh", "softmax", "gelu"])
 SEEDS = st.one_of(st.none(), st.integers(0, 100))
 UNIT = st.sampled_from([0.0, 0.1, 0.5])
+# Mostly valid, sometimes out of Keras's range, to check the catalog's bounded types.
+RATES = st.sampled_from([0.0, 0.1, 0.5, 0.5, 1.5])
+SIZES = st.sampled_from([1, 2, 3, 4, 0])
 CASES: dict[str, Callable[[], st.SearchStrategy]] = {}
 
 
@@ -181,7 +184,7 @@ def _dense(draw, name):
     shape = dims(draw, draw(st.integers(0, 3)), unknown=True)
     if shape and draw(st.booleans()):
         shape = shape[:-1] + (draw(st.integers(1, 5)),)
-    return ({"units": draw(st.integers(1, 5)), "activation": draw(ACTIVATIONS), "use_bias": draw(st.booleans()),
+    return ({"units": draw(SIZES), "activation": draw(ACTIVATIONS), "use_bias": draw(st.booleans()),
              "lora_rank": draw(st.sampled_from([None, None, 1, 2]))}, [shape])
 
 
@@ -218,13 +221,13 @@ def _elementwise(draw, name):
     args = {
         "Identity": {}, "Masking": {"mask_value": draw(st.sampled_from([0.0, -1.0]))},
         "GaussianDropout": {"rate": draw(UNIT), "seed": draw(SEEDS)},
-        "GaussianNoise": {"stddev": draw(UNIT), "seed": draw(SEEDS)},
+        "GaussianNoise": {"stddev": draw(st.sampled_from([0.0, 0.1, 0.5, 2.0])), "seed": draw(SEEDS)},
         "ActivityRegularization": {"l1": draw(UNIT), "l2": draw(UNIT)},
         "Rescaling": {"scale": 1 / 255, "offset": draw(st.sampled_from([0.0, -1.0]))},
         "Activation": {"activation": draw(st.sampled_from(["relu", "sigmoid", "linear", "swish"]))},
         "ReLU": {"max_value": draw(st.sampled_from([None, 6.0])), "negative_slope": draw(UNIT),
                  "threshold": draw(UNIT)},
-        "LeakyReLU": {"negative_slope": draw(UNIT)},
+        "LeakyReLU": {"negative_slope": draw(st.sampled_from([0.0, 0.1, 0.3, -0.1]))},
         "ELU": {"alpha": draw(st.sampled_from([1.0, 0.5]))},
     }[name]
     return args, [shape]
@@ -241,7 +244,7 @@ def _conv_case(rank: int, kind: str):
         args = {"kernel_size": int_or_tuple(draw, rank, 1, 3), "data_format": fmt,
                 "use_bias": draw(st.booleans()), "activation": draw(ACTIVATIONS)}
         if kind != "depthwise":
-            args["filters"] = draw(st.integers(1, 4))
+            args["filters"] = draw(SIZES)
         if kind in ("separable", "depthwise"):
             args["depth_multiplier"] = draw(st.integers(1, 2))
         mode = draw(st.sampled_from(["strides", "strides", "dilation", "both"]))
@@ -277,7 +280,7 @@ def _pooling_case(rank: int, is_global: bool):
         if is_global:
             return {"data_format": fmt, "keepdims": draw(st.booleans())}, [shape]
         args = {"data_format": fmt, "padding": draw(st.sampled_from(["valid", "same"])),
-                "strides": draw(st.one_of(st.none(), st.just(int_or_tuple(draw, rank, 1, 3))))}
+                "strides": int_or_tuple(draw, rank, 1, 3) if draw(st.booleans()) else None}
         if name.startswith("Average") or draw(st.booleans()):
             args["pool_size"] = int_or_tuple(draw, rank, 1, 3)
         return args, [shape]
@@ -334,7 +337,7 @@ def _dropout(draw, name):
     if draw(st.booleans()):
         noise = tuple(draw(st.sampled_from([None, 1])) if d is None else draw(st.sampled_from([None, 1, d]))
                       for d in (None,) + shape)
-    return {"rate": draw(UNIT), "noise_shape": noise, "seed": draw(SEEDS)}, [shape]
+    return {"rate": draw(RATES), "noise_shape": noise, "seed": draw(SEEDS)}, [shape]
 
 
 def _spatial_dropout_case(rank: int):
@@ -377,7 +380,7 @@ def _permute(draw, name):
 
 @register("RepeatVector")
 def _repeat_vector(draw, name):
-    return {"n": draw(st.integers(1, 4))}, [off_rank(draw, dims(draw, 1, unknown=True))]
+    return {"n": draw(SIZES)}, [off_rank(draw, dims(draw, 1, unknown=True))]
 
 
 def _amounts(draw, rank: int, low: int, high: int):

@@ -126,7 +126,7 @@ def test_general_graphs_name_outputs():
 
 
 def test_labels_inside_blocks_are_local_to_each_call():
-    text = """block pair(n: int) { Dense(n) as h  Dense(n)  Add() <- h, h }
+    text = """block pair(n: int) { Dense(n) as h  Dense(n) as g  Add() <- h, g }
         model M { input x: (4,) pair(3) pair(3) }"""
     assert codes(text) == []
 
@@ -165,3 +165,60 @@ def test_analysis_keeps_going_after_errors():
 def test_blocks_no_model_calls_still_have_their_names_checked():
     found = netc.check_string("block b() { Desne(3) Dense(3, unitz=2) nope() }\nmodel M { input x: (2,) Dense(1) }")
     assert [(d.code, d.column) for d in found] == [("NC101", 13), ("NC102", 31), ("NC101", 40)]
+
+
+@pytest.mark.parametrize("text,expected", [
+    # a frozen layer's weights count as non-trainable, as Keras counts them
+    ("model F { input x: (8,) Dense(4, trainable=false) Dense(2) }", []),
+    # data_format belongs to the model's top level
+    ("model M(cf: bool = true) { if cf { data_format channels_first } input x: (3, 8, 8) Conv2D(4, 3) }",
+     ["NC206"]),
+    # name= collides with a label
+    ('model M { input x: (4,) Dense(3, name="a") Dense(3) as a }', ["NC105"]),
+    # a block may not hide a catalog layer
+    ("block Dense(units: int) { ReLU() } model M { input x: (4,) Dense(3) }", ["NC105"]),
+    # channels means an axis, nothing else
+    ("model M { input x: (4,) Dropout(0.5, seed=channels) }", ["NC201"]),
+    # Python spellings get a suggestion
+    ("model M { input x: (4,) Dense(3, use_bias=True) }", ["NC103"]),
+    # literal numbers are bounded like computed ones
+    ("model M { input x: (4,) Dense(99999999999999999999) }", ["NC004"]),
+    # a branch the default parameters do not take still has its names checked
+    ("model M(deep: bool = false) { input x: (4,) if deep { Dens(3) } Dense(2) }", ["NC101"]),
+    # a model with required parameters is checked once it has values, not reported as broken
+    ("model M(a: int) { input x: (4,) Dense(a) }", []),
+    # dead layers are a warning
+    ("model W { input a: (4,) Dense(3) as h from a Dense(2) }", ["NC109"]),
+    # a search can bind a parameter whose name is also a setting keyword
+    ("model T(seed: int = 1) { input x: (40,) Dense(10) }\ntrain T { data mnist1d() loss \"mse\" }\n"
+     "search T { seed = choice(1, 2) }", []),
+    # a direction belongs to the objective only
+    ("model T(w: int = 1) { input x: (40,) Dense(10) }\ntrain T { data mnist1d() loss \"mse\" }\n"
+     "search T { w = choice(1, 2) trials 3 maximize }", ["NC207"]),
+])
+def test_regressions_from_review(text, expected):
+    assert codes(text) == expected
+
+
+def test_frozen_layers_and_dead_layers_are_counted_as_keras_counts_them():
+    ir = netc.ir_string("model F { input x: (8,) Dense(4, trainable=false) Dense(2) }")
+    assert (ir["trainable_params"], ir["non_trainable_params"]) == (10, 36)
+    ir = netc.ir_string("model W { input a: (4,) Dense(3) as h from a Dense(2) }")
+    assert ir["total_params"] == 10 and [l["layer"] for l in ir["layers"]] == ["Dense"]
+
+
+def test_a_label_rebound_by_repeat_names_only_the_last_layer():
+    ir = netc.ir_string("model M { input x: (4,) repeat 2 { Dense(4) as h } }")
+    assert [l["name"] for l in ir["layers"]] == [None, "h"]
+
+
+def test_group_normalization_follows_the_data_format_too():
+    ir = netc.ir_string("""model G { data_format channels_first input x: (32, 16, 16)
+        Conv2D(32, 3, padding="same") GroupNormalization(groups=8) }""")
+    assert ir["layers"][1]["args"]["axis"] == 1
+
+
+def test_any_typed_parameters_holding_calls_keep_the_ir_valid():
+    from netc.compiler.ir import validate
+    ir = netc.ir_string("model M(cell: any = LSTM(8), ax: any = channels) { input x: (10, 3) Bidirectional(cell) }")
+    assert ir["params"] == {"cell": "LSTM(...)", "ax": "channels"} and validate(ir) == []

@@ -112,12 +112,22 @@ def expect_known(layer: str, shape: Sequence, index: int, what: str = "the featu
     return size
 
 
-def expect_positive(layer: str, shape_in: Sequence, shape_out: Sequence, arg: str, hint: str) -> tuple:
-    """Raise NC302 when a computed dimension is zero or negative; return ``shape_out``."""
+def received(args: dict, *names: str) -> str:
+    """``kernel_size=7, strides=2`` for the arguments that shaped a result, for messages."""
+    return ", ".join(f"{n}={show_value(args[n])}" for n in names if n in args)
+
+
+def expect_positive(layer: str, shape_in: Sequence, shape_out: Sequence, arg: str, hint: str,
+                    values: str = "") -> tuple:
+    """Raise NC302 when a computed dimension is zero or negative; return ``shape_out``.
+
+    ``values`` lists the arguments that produced the shape (see ``received``).
+    """
     if any(d is not None and d <= 0 for d in shape_out):
+        with_values = f" with {values}" if values else ""
         raise ShapeError(
             f"{layer} would produce an output of shape {show(shape_out)} from an input of shape "
-            f"{show(shape_in)}: computed output size would be zero or negative.",
+            f"{show(shape_in)}{with_values}: computed output size would be zero or negative.",
             code="NC302",
             arg=arg,
             hint=hint,

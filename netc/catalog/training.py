@@ -5,6 +5,9 @@ only against these tables, like layers against ``LAYERS``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from netc.catalog.spec import Arg, CallSpec
 from netc.catalog.types import BOOL, FLOAT, INT, STR, Choice, TupleOf, Union, optional, ANY, ListOf
 
@@ -25,7 +28,7 @@ LOADERS = _table(
     CallSpec("digits", "loader", (
         Arg("split", Choice(("train", "test", "all")), "train", "scikit-learn's digits split 80/20 with a fixed seed."),
         Arg("as_images", BOOL, False, "8x8x1 images instead of 64 features."),
-    ), "scikit-learn's bundled 8x8 handwritten digits."),
+    ), "scikit-learn's bundled 8x8 handwritten digits, pixel values scaled to [0, 1]."),
     CallSpec("npz", "loader", (
         Arg("path", STR, doc="A .npz file, relative to the spec."),
         Arg("x", STR, "x", "The array of inputs."),
@@ -45,6 +48,33 @@ LOADERS = _table(
         Arg("seed", optional(INT), None),
     ), "Images from a folder per class, through keras.utils.image_dataset_from_directory."),
 )
+
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """What a loader promises about its samples from its arguments alone.
+
+    ``x`` is the shape of one input sample (batch excluded); ``num_classes``
+    the number of label classes. None means: known only once the data is
+    loaded, so the fit is checked at load time instead of statically.
+    """
+
+    x: tuple | None
+    num_classes: int | None
+
+
+_CHANNELS_OF_COLOR_MODE = {"grayscale": 1, "rgb": 3, "rgba": 4}
+
+# loader name -> its promise, from the loader's arguments bound by name with defaults filled.
+LOADER_SHAPES: dict[str, Callable[[dict], DataShape]] = {
+    "mnist1d": lambda args: DataShape((40,), 10),
+    "digits": lambda args: DataShape((8, 8, 1) if args["as_images"] else (64,), 10),
+    "npz": lambda args: DataShape(None, None),
+    "csv": lambda args: DataShape((len(args["features"]),) if args["features"] else None, None),
+    "images": lambda args: DataShape(tuple(args["image_size"]) + (_CHANNELS_OF_COLOR_MODE[args["color_mode"]],),
+                                     None),
+}
 
 _LR = Arg("learning_rate", FLOAT, 0.001, "The step size.")
 _COMMON_OPT = (
@@ -123,6 +153,10 @@ SEARCH_STRATEGIES = ("random", "tpe", "grid", "cmaes", "qmc")
 PRUNERS = ("none", "median", "hyperband")
 ENSEMBLE_WEIGHTS = ("uniform", "nelder_mead", "caruana")
 DIRECTIONS = ("maximize", "minimize")
+# Losses whose targets are class indices (one integer per sample), and those that take one-hot targets:
+# integer labels are one-hot encoded for them at load time.
+SPARSE_CLASS_LOSSES = ("sparse_categorical_crossentropy",)
+ONE_HOT_CLASS_LOSSES = ("categorical_crossentropy", "categorical_hinge")
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "mse",
           "mean_squared_error", "mae", "mean_absolute_error", "huber", "kl_divergence", "poisson",
           "categorical_hinge", "hinge", "squared_hinge", "log_cosh", "mean_absolute_percentage_error",

@@ -68,6 +68,8 @@ def describe_value(value: Any) -> str:
         return "[" + ", ".join(describe_value(v) for v in value) + "]"
     if isinstance(value, LayerValue):
         return f"{value.name}(...)"
+    if hasattr(value, "func") and hasattr(value, "args"):  # an evaluated call (compiler.evaluate.CallValue)
+        return f"{value.func}(...)"
     return repr(value)
 
 

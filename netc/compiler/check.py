@@ -12,7 +12,8 @@ from typing import Any
 from netc import diagnostics as dg
 from netc.catalog import LAYERS
 from netc.catalog.spec import LayerSpec, ShapeError
-from netc.catalog.types import CHANNELS, LayerType, LayerValue, describe_value, string_options, type_name
+from netc.catalog.types import (CHANNELS, AxisType, LayerType, LayerValue, Type, describe_value, string_options,
+                               type_name)
 from netc.compiler.evaluate import ArgValue, CallValue
 from netc.compiler.graph import Graph, Node
 from netc.diagnostics import Diagnostic, Span
@@ -52,6 +53,27 @@ class Checker:
         self.nodes = graph.by_id()
 
     def check(self) -> None:
+        self._check_nodes()
+        self._check_keras_names()
+
+    def _check_keras_names(self) -> None:
+        """Explicit ``name=`` arguments become Keras layer names, like labels and inputs: all must differ.
+
+        Labels and input names are unique already (``expand`` reports those), so only
+        ``name=`` can collide.
+        """
+        seen: dict[str, Node] = {node.label: node for node in self.graph.nodes if node.label}
+        for node in self.graph.nodes:
+            name = node.args.get("name")
+            if not name:
+                continue
+            if name in seen and seen[name] is not node:
+                self._error("NC105", f"the Keras layer name '{name}' is used twice (first on line {seen[name].line})",
+                            node.span, "labels ('as NAME'), input names and name= arguments must all differ")
+            else:
+                seen[name] = node
+
+    def _check_nodes(self) -> None:
         for node in self.graph.nodes:
             if node.layer in (None, "Input"):
                 continue
@@ -90,7 +112,7 @@ class Checker:
             return
         if not self._dims_ok(node, shape, input_shapes):
             return
-        trainable, non_trainable = spec.params(full, shape_arg)
+        trainable, non_trainable = spec.param_counts(full, shape_arg)
         node.shape, node.trainable_params, node.non_trainable_params = shape, trainable, non_trainable
 
     # -- arguments
@@ -126,9 +148,8 @@ class Checker:
         axis_spec = spec.arg_index.get("axis")
         if spec.name not in NORMALIZATIONS_ON_FEATURES or axis_spec is None:
             return True
-        if "axis" not in binding.values:
-            if axis_spec.default is CHANNELS:
-                binding.values["axis"] = feature
+        if "axis" not in binding.values:  # normalize the features, whatever Keras's own default
+            binding.values["axis"] = feature
             return True
         axis = binding.values["axis"]
         if not isinstance(axis, int) or isinstance(axis, bool):
@@ -152,11 +173,17 @@ class Checker:
     # -- shapes
     def _shape_error(self, node: Node, binding: _Binding, e: ShapeError, input_shapes) -> None:
         if node.role == "residual" and e.code == "NC301":
-            before, after = (format_shape(s) for s in input_shapes)
-            self._error("NC305", f"the residual body changes the shape from {before} to {after}, so it cannot be "
-                                 "added to its input", node.span,
-                        "add a 'shortcut { ... }' that maps the input to the body's shape, e.g. a 1x1 Conv2D "
-                        "with the body's filters and strides")
+            shortcut, body = (format_shape(s) for s in input_shapes)
+            depth = len(node.scope)
+            if self.nodes[node.inputs[0]].scope[depth:depth + 2] == ("residual", "shortcut"):
+                self._error("NC305", f"the residual's body gives {body} but its shortcut gives {shortcut}; they "
+                                     "must have one shape to be added", node.span,
+                            "make the shortcut map the input to the body's shape (filters and strides)")
+            else:
+                self._error("NC305", f"the residual body changes the shape from {shortcut} to {body}, so it "
+                                     "cannot be added to its input", node.span,
+                            "add a 'shortcut { ... }' that maps the input to the body's shape, e.g. a 1x1 Conv2D "
+                            "with the body's filters and strides")
             return
         span = binding.spans.get(e.arg, node.span) if e.arg else node.span
         self._error(e.code, e.message, span, e.hint)
@@ -236,7 +263,7 @@ def _bind_one(binding: _Binding, name: str, arg: ArgValue, report, nested) -> No
             return
     binding.values[name] = value
     binding.spans[name] = arg.span
-    if value is CHANNELS and arg_spec.type.accepts(-1):
+    if value is CHANNELS and takes_axis(arg_spec.type):
         return  # resolved once the input's rank is known
     if not arg_spec.type.accepts(value):
         options = string_options(arg_spec.type) if isinstance(value, str) else ()
@@ -246,6 +273,11 @@ def _bind_one(binding: _Binding, name: str, arg: ArgValue, report, nested) -> No
                + (f'; did you mean "{guess}"?' if guess else ""), arg.span,
                ("it takes: " + ", ".join(options)) if options else f"signature: {signature(binding.spec)}")
         binding.ok = False
+
+
+def takes_axis(t) -> bool:
+    """Whether an argument type is an axis, the only place ``channels`` means something."""
+    return isinstance(t, AxisType) or any(takes_axis(o) for o in getattr(t, "options", ()) if isinstance(o, Type))
 
 
 def _mentions_layer(t) -> bool:

@@ -19,10 +19,13 @@ _CALLABLE = ("model", "block")
 def check_definitions(module: n.Module) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     found += _duplicates(module)
+    found += [dg.make("NC105", f"block '{b.name}' has the name of the Keras layer {b.name}, which it would hide",
+                      b.name_span, module.file, "rename the block; by convention blocks are lower-case")
+              for b in module.of_kind("block") if b.name in LAYERS]
     for definition in module.definitions:
         found += _param_list(module.file, getattr(definition, "params", ()))
     found += _block_cycles(module)
-    found += _uncalled_block_names(module)
+    found += _names_in_every_body(module)
     return found
 
 
@@ -99,24 +102,20 @@ def _block_cycles(module: n.Module) -> list[Diagnostic]:
     return found
 
 
-def _uncalled_block_names(module: n.Module) -> list[Diagnostic]:
-    """Blocks no model reaches are never expanded; still report the names they misspell.
+def _names_in_every_body(module: n.Module) -> list[Diagnostic]:
+    """Names in every statement of every model and block, branches not taken included.
 
-    Without a caller there are no argument values or shapes, so only names are checked:
+    Expansion checks only what the default parameters reach; a search (or a
+    caller) may take the other branch of an ``if`` or call a block no model
+    calls yet. Without values there are no shapes, so only names are checked:
     unknown layers and blocks, and keyword arguments a layer does not take.
+    The diagnostics equal expansion's own, so the pipeline's de-duplication
+    keeps one of each.
     """
     blocks = {b.name: b for b in module.of_kind("block")}
-    reached, stack = set(), [c.func for m in module.of_kind("model") for c in block_calls(m.body)]
-    while stack:
-        name = stack.pop()
-        if name in blocks and name not in reached:
-            reached.add(name)
-            stack.extend(c.func for c in block_calls(blocks[name].body))
     found = []
-    for name, block in blocks.items():
-        if name in reached:
-            continue
-        for call in block_calls(block.body):
+    for definition in module.of_kind("model") + module.of_kind("block"):
+        for call in block_calls(definition.body):
             spec = LAYERS.get(call.func)
             if spec is None and call.func not in blocks:
                 found.append(unknown_callable(call, blocks, module.file))

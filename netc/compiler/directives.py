@@ -13,6 +13,7 @@ from netc.catalog import training as cat
 from netc.catalog.types import describe_value, type_name
 from netc.compiler import nodes as n
 from netc.compiler.check import bind_arguments
+from netc.compiler.datafit import check_train_data
 from netc.compiler.evaluate import CallValue, EvalError, evaluate
 from netc.compiler.expand import check_param_value
 from netc.compiler.graph import Graph
@@ -58,6 +59,10 @@ class DirectiveChecker:
                 self._error("NC207", f"'{setting.key}' is not a setting of a {directive.kind} directive"
                             + (f"; did you mean '{guess}'?" if guess else ""), setting.key_span,
                             f"a {directive.kind} directive takes: " + ", ".join(allowed))
+            elif setting.direction is not None and setting.key != "objective":
+                self._error("NC207", f"'{setting.direction}' belongs to 'objective', not '{setting.key}'",
+                            setting.span, f"write e.g. 'objective val_accuracy {setting.direction}'")
+                found[setting.key] = setting
             elif setting.key in found:
                 self._error("NC105", f"setting '{setting.key}' is given twice", setting.key_span,
                             f"first given on line {found[setting.key].key_span.line}")
@@ -139,6 +144,11 @@ class DirectiveChecker:
                             "e.g. 'data mnist1d()' and 'loss \"sparse_categorical_crossentropy\"'")
         for key, setting in settings.items():
             self._train_setting(key, setting, env)
+        if "validation_split" in settings and "validation_data" in settings:
+            self._error("NC207", "give validation_split or validation_data, not both",
+                        settings["validation_split"].key_span, "validation_data replaces the split")
+        if model is not None:
+            self.diagnostics += check_train_data(model.name, self.graphs.get(model.name), settings, env, self.file)
 
     def _train_setting(self, key: str, setting: n.Setting, env: dict[str, Any]) -> None:
         value = self._eval(setting.values[0], env)
@@ -177,8 +187,9 @@ class DirectiveChecker:
         items = [value] if allow_single and isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
             shape = f'"{known[0]}"' if allow_single else f'["{known[0]}"]'
-            self._error("NC201", f"'{what}' takes {'a name or ' if allow_single else ''}a list of names, but "
-                                 f"received {describe_value(value)}", span, f"e.g. {shape}")
+            setting = "loss" if allow_single else "metrics"
+            self._error("NC201", f"'{setting}' takes {'a name or ' if allow_single else ''}a list of names, but "
+                                 f"received {describe_value(value)}", span, f"e.g. {setting} {shape}")
             return
         for item in items:
             if item not in known:

@@ -50,6 +50,7 @@ class EvalError(Exception):
         return dg.make(self.code, self.message, self.span, file, self.hint)
 
 
+_PYTHON_SPELLINGS = {"True": "true", "False": "false", "None": "none"}
 _ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
                "//": operator.floordiv, "%": operator.mod}
 _COMPARISON = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
@@ -63,10 +64,17 @@ def _is_number(v: Any) -> bool:
 def evaluate(expr: n.Expr, env: dict[str, Any]) -> Any:
     """The value of ``expr`` with ``env`` binding parameter names; raises EvalError."""
     if isinstance(expr, n.Literal):
+        if _is_number(expr.value) and abs(expr.value) > MAX_INT:
+            raise EvalError("NC004", f"the number {expr.value:.3g} is too large (netc's limit is {MAX_INT:.3g})",
+                            expr.span, "use a smaller value")
         return expr.value
     if isinstance(expr, n.NameRef):
         if expr.name in env:
             return env[expr.name]
+        if expr.name in _PYTHON_SPELLINGS:
+            spelt = _PYTHON_SPELLINGS[expr.name]
+            raise EvalError("NC103", f"unknown name '{expr.name}'; did you mean '{spelt}'?", expr.span,
+                            f"the spec language writes {spelt} in lower case")
         guess = dg.did_you_mean(expr.name, env)
         raise EvalError("NC103", f"unknown name '{expr.name}'" + (f"; did you mean '{guess}'?" if guess else ""),
                         expr.span, "names in expressions are the parameters of the enclosing model, block or "

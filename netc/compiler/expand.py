@@ -67,9 +67,11 @@ class Expander:
         self.nodes: list[Node] = []
         self.data_format = "channels_last"
         self.block_stack: list[str] = []
+        self.model_statements: set[int] = set()
 
     # -- entry
     def expand(self, model: n.ModelDef, overrides: dict[str, Any]) -> Graph:
+        self.model_statements = set(map(id, model.body))
         env = self.bind_model_params(model, overrides)
         self.data_format = self._declared_data_format(model, env)
         frame = _Frame(env, {}, {}, None, (), True)
@@ -167,9 +169,9 @@ class Expander:
         elif isinstance(stmt, n.BranchStmt):
             self._branch(stmt, frame)
         elif isinstance(stmt, n.DataFormatStmt):
-            if not frame.in_model:
-                self._error("NC206", "data_format is declared once per model, not inside a block", stmt.span,
-                            "move it to the model")
+            if id(stmt) not in self.model_statements:
+                self._error("NC206", "data_format is declared at the top level of a model, not inside a block, "
+                                     "repeat, if, residual or branch", stmt.span, "move it to the model's top level")
         elif isinstance(stmt, n.OutputStmt):
             self._error("NC206", "'output' belongs to the model's top level", stmt.span,
                         "move it out of the block, repeat, if or residual")
@@ -410,6 +412,10 @@ class Expander:
             self._error("NC105", f"tensor name '{name}' is already defined on line {earlier.line}", span,
                         "choose another name")
             return
+        if earlier is not None and frame.in_model and not frame.scope:  # a repeat rebinds it: the last one names
+            previous = self._node(frame.labels[name])
+            if previous is not None and previous.layer != "Input":
+                previous.label = None
         frame.labels[name] = node_id
         frame.label_spans[name] = span
         if frame.in_model and not frame.scope:
@@ -436,6 +442,8 @@ class Expander:
         return None if node is None else node.label
 
     def _warn_unused(self, frame: _Frame, outputs) -> None:
+        if self._has_error():
+            return  # after an error the graph is cut short: "unused" would only echo it
         output_ids = {node_id for node_id, _ in outputs}
         consumed = {i for node in self.nodes for i in node.inputs}
         for node in self.nodes:

@@ -50,3 +50,16 @@ class Graph:
 
     def by_id(self) -> dict[str, Node]:
         return {nd.id: nd for nd in self.nodes}
+
+    def reachable(self) -> set[str]:
+        """The ids of nodes some output depends on (found without recursion)."""
+        by_id = self.by_id()
+        seen: set[str] = set()
+        stack = [node_id for node_id, _ in self.outputs]
+        while stack:
+            node_id = stack.pop()
+            if node_id in seen or node_id not in by_id:
+                continue
+            seen.add(node_id)
+            stack.extend(by_id[node_id].inputs)
+        return seen

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from netc.catalog.types import LayerValue
+from netc.catalog.types import LayerValue, describe_value
 from netc.compiler.graph import Graph
 
 IR_VERSION = 1
@@ -28,6 +28,15 @@ def encode_value(value: Any) -> Any:
     if isinstance(value, LayerValue):
         return {"layer": value.name, "args": {k: encode_value(value.args[k]) for k in value.explicit}}
     return value
+
+
+def encode_param(value: Any) -> Any:
+    """A model parameter for the record: plain data as is; a call or ``channels`` as the spec spells it."""
+    if isinstance(value, (tuple, list)):
+        return encode_value(type(value)(encode_param(v) for v in value))
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return describe_value(value)
 
 
 def decode_value(value: Any) -> Any:
@@ -74,7 +83,7 @@ def to_ir(graph: Graph) -> dict:
         "netc_ir": IR_VERSION,
         "model": graph.model,
         "file": graph.file,
-        "params": {k: encode_value(v) for k, v in graph.params.items()},
+        "params": {k: encode_param(v) for k, v in graph.params.items()},
         "data_format": graph.data_format,
         "inputs": inputs,
         "layers": layers,

@@ -144,7 +144,7 @@ class _Recovery:
             char = e.char if hasattr(e, "char") else "?"
             span = Span(e.line, e.column, e.line, e.column + 1)
             self._add("NC002", f"unexpected character {char!r}", span,
-                      "remove it; strings are written in double quotes and comments start with '#'")
+                      "remove it; strings are quoted (\"...\" or '...') and comments start with '#'")
             return
         if isinstance(e, UnexpectedToken):
             self._unexpected_token(e)

@@ -48,6 +48,8 @@ def analyze(text: str, file: str = "<string>") -> Analysis:
     analysis = Analysis(file, module, diagnostics)
     analysis.diagnostics += check_definitions(module)
     for model in module.of_kind("model"):
+        if any(param.default is None for param in model.params):
+            continue  # shapes need values: checked when compiled with them (names are checked above)
         graph, found = expand_and_check(module, model, {})
         analysis.graphs[model.name] = graph
         analysis.diagnostics += found
@@ -59,7 +61,23 @@ def analyze(text: str, file: str = "<string>") -> Analysis:
 def expand_and_check(module: n.Module, model: n.ModelDef, params: dict[str, Any]
                      ) -> tuple[Graph, list[Diagnostic]]:
     graph, diagnostics = expand(module, model, params, module.file)
-    return graph, diagnostics + check(graph)
+    diagnostics += check(graph)
+    if not dg.has_errors(diagnostics):
+        diagnostics += _drop_dead_layers(graph)
+    return graph, diagnostics
+
+
+def _drop_dead_layers(graph: Graph) -> list[Diagnostic]:
+    """Layers no output depends on are not part of the Keras model: warn, and leave them out of the totals."""
+    live = graph.reachable()
+    consumed = {i for node in graph.nodes for i in node.inputs}
+    warnings = [dg.make("NC109", f"the output of {node.layer} never reaches a model output, so Keras drops it",
+                        node.span, graph.file, "use it ('from NAME', '<- NAME', 'output ...') or remove it",
+                        severity=dg.WARNING)
+                for node in graph.nodes
+                if node.id not in live and node.id not in consumed and node.layer not in ("Input", None)]
+    graph.nodes = [node for node in graph.nodes if node.id in live or node.layer == "Input"]
+    return warnings
 
 
 def select_model(module: n.Module, name: str | None) -> tuple[n.ModelDef | None, Diagnostic | None]:

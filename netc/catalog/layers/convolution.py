@@ -218,7 +218,8 @@ def conv_spec(kind_name: str, rank: int) -> LayerSpec:
         spatial, channels = conv_input(name, rank, args, shape)
         kind.check(name, args, rank, channels)
         out = S.join_channels(kind.spatial(args, spatial, rank), kind.out_channels(args, channels), args)
-        return S.expect_positive(name, shape, out, "kernel_size", S.window_hint("kernel_size"))
+        return S.expect_positive(name, shape, out, "kernel_size", S.window_hint("kernel_size"),
+                                 S.received(args, "kernel_size", "strides", "dilation_rate", "padding"))
 
     def params(args: dict, shape) -> tuple[int, int]:
         _, channels = S.split_channels(shape, args)

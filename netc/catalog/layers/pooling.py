@@ -38,7 +38,7 @@ def pooling_spec(rank: int, mode: str) -> LayerSpec:
         strides = pool if args["strides"] is None else S.as_tuple(args["strides"], rank)
         out = tuple(S.pool_length(n, p, s, args["padding"]) for n, p, s in zip(spatial, pool, strides))
         return S.expect_positive(name, shape, S.join_channels(out, channels, args), "pool_size",
-                                 S.window_hint("pool_size"))
+                                 S.window_hint("pool_size"), S.received(args, "pool_size", "strides", "padding"))
 
     return LayerSpec(name, CATEGORY, _windowed_args(rank, mode), output_shape, no_params,
                      doc=f"{_MODES[mode]} pooling over {_AXES[rank]}: downsamples by taking the "

@@ -173,7 +173,8 @@ def conv_lstm_spec(rank: int) -> LayerSpec:
         check_sequence_flags(name, args, shape[0])
         out = S.join_channels(conv_spatial(args, spatial, rank), args["filters"], args)
         out = (shape[0],) + out if args["return_sequences"] else out
-        return S.expect_positive(name, shape, out, "kernel_size", S.window_hint("kernel_size"))
+        return S.expect_positive(name, shape, out, "kernel_size", S.window_hint("kernel_size"),
+                                 S.received(args, "kernel_size", "strides", "dilation_rate", "padding"))
 
     def params(args: dict, shape) -> tuple[int, int]:
         _, channels = S.split_channels(shape[1:], args)

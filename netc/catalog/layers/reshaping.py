@@ -152,7 +152,7 @@ def spatial_spec(family: str, rank: int) -> LayerSpec:
         spatial, channels = S.split_channels(shape, args)
         out = tuple(None if n is None else f(n) for n, f in zip(spatial, maps(args, rank)))
         return S.expect_positive(name, shape, S.join_channels(out, channels, args), arg,
-                                 f"Crop less than the input's size on each axis (input {S.show(shape)}).")
+                                 f"Lower {arg} below the input's size on each axis.", S.received(args, arg))
 
     return LayerSpec(name, CATEGORY, _spatial_args(family, rank), output_shape, no_params,
                      doc=doc.format(n=rank, axes=_AXES[rank]))
