@@ -180,6 +180,75 @@ def cmd_train(args) -> int:
     return 130 if result.interrupted else EXIT_OK
 
 
+def _ruff_format(code: str) -> str:
+    """``code`` through ``ruff format`` when ruff is installed (netc's output is already laid out that way)."""
+    import shutil
+    import subprocess
+
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        return code
+    try:
+        done = subprocess.run([ruff, "format", "--quiet", "-"], input=code, capture_output=True, text=True,
+                              timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return code
+    return done.stdout if done.returncode == 0 and done.stdout else code
+
+
+def cmd_emit(args) -> int:
+    """The model as a self-contained Keras Python module; --all adds its train, search and ensemble code."""
+    from netc.compiler.emit_python import emit_python
+    from netc.compiler.pipeline import read_source
+
+    if not Path(args.path).exists():
+        raise UsageError(f"no such file: {args.path}")
+    text, problem = read_source(args.path)
+    if problem:
+        return _fail([problem], None, args.path)
+    code, diagnostics = emit_python(text, str(args.path), args.model, parse_params(args.param), directives=args.all)
+    if code is None:
+        return _fail(diagnostics, text, args.path)
+    _print_diagnostics(diagnostics, {str(args.path): text})
+    if not args.no_format:
+        code = _ruff_format(code)
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(code, encoding="utf-8")
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(code)
+    return EXIT_OK
+
+
+def cmd_graph(args) -> int:
+    """Draw the model through Graphviz: .dot writes the DOT text, .svg/.png/.pdf run dot. Imports no framework."""
+    from netc.graph_dot import FORMATS, DotError, graph_dot, render
+
+    out = Path(args.output) if args.output else None
+    fmt = out.suffix.lower().lstrip(".") if out is not None else "dot"
+    if fmt not in ("dot", "gv") + FORMATS:
+        raise UsageError(f"-o writes .dot, .svg, .png or .pdf, but received {args.output!r}")
+    ir, graph, diagnostics, source = _model_graph(args)
+    if ir is None:
+        return _fail(diagnostics, source, args.path)
+    text = graph_dot(graph)
+    if out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt in ("dot", "gv"):
+        out.write_text(text, encoding="utf-8")
+    else:
+        try:
+            render(text, out, fmt)
+        except DotError as e:
+            raise UsageError(str(e)) from None
+    print(f"wrote {out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_explain(args) -> int:
     text = dg.explain(args.code)
     if text is None:
@@ -225,6 +294,20 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, metavar="N", help="override the train block's epochs")
     p.add_argument("--out", metavar="DIR", help="the run folder (default: runs/<spec>/<timestamp>/)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("emit", help="write the model as readable Keras Python (a self-contained module)")
+    _model_args(p)
+    p.add_argument("--all", action="store_true",
+                   help="also write the train, search and ensemble directives (Keras, Optuna, scikit-learn)")
+    p.add_argument("-o", "--output", metavar="OUT.py", help="write to a file instead of standard output")
+    p.add_argument("--no-format", action="store_true", help="do not pass the code through ruff format")
+    p.set_defaults(func=cmd_emit)
+
+    p = sub.add_parser("graph", help="draw the model with Graphviz (no framework imported)")
+    _model_args(p)
+    p.add_argument("-o", "--output", metavar="OUT.svg|OUT.png|OUT.dot",
+                   help="the diagram to write (default: DOT text on standard output)")
+    p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser("explain", help="explain a diagnostic code, e.g. NC102")
     p.add_argument("code")

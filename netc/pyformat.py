@@ -102,18 +102,27 @@ def _split(parts: list, indent: int) -> list[str]:
     if chosen is None:
         chosen = candidates[-1]
     bracket = parts[chosen]
-    head = pad + "".join(flat(p) for p in parts[:chosen]) + bracket.open
-    body = _body(bracket, indent + len(INDENT))
+    head = _split(parts[:chosen] + [Text(bracket.open)], indent)
+    body = _body(bracket, indent + len(INDENT), explode=not _is_trailer(parts, chosen))
     tail = _split([Text(bracket.close)] + parts[chosen + 1:], indent)
-    return [head] + body + tail
+    return head + body + tail
 
 
-def _body(bracket: Bracket, indent: int) -> list[str]:
+def _is_trailer(parts: list, i: int) -> bool:
+    """Whether the bracket ``parts[i]`` holds a call's arguments (or a def's parameters), not a literal."""
+    if i == 0 or parts[i].open != "(":
+        return False
+    before = flat(parts[i - 1])
+    return bool(before) and (before[-1].isalnum() or before[-1] in "_)]")
+
+
+def _body(bracket: Bracket, indent: int, explode: bool) -> list[str]:
+    """The items of a split bracket; a tuple, list or dict of several items always gets one line per item."""
     items = list(bracket.items)
     if len(items) == 1 and not bracket.one_tuple:
         return _split(_parts(items[0]), indent)
     together = ", ".join(flat(i) for i in items) + ("," if bracket.one_tuple else "")
-    if indent + len(together) <= LINE_LENGTH:
+    if indent + len(together) <= LINE_LENGTH and not (explode and len(items) > 1):
         return [" " * indent + together]
     out: list[str] = []
     for item in items:

@@ -3,8 +3,8 @@
 Each spec is compiled and compared with ``keras.applications.X(weights=None)``
 at the same (small) input size and number of classes: parameter counts, output
 shape, the weight shapes in order, the layer types and configurations in order,
-and the predictions once the reference's weights are loaded into the compiled model. Works under
-any Keras backend (tensorflow, jax).
+and the predictions once the reference's weights are loaded into the compiled
+model. Works under any Keras backend (tensorflow, jax).
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from netc import cli  # noqa: E402
 SPECS = Path(__file__).resolve().parent.parent / "specs" / "applications"
 CLASSES = 10
 
-# spec file, keras.applications name, smallest input size keras.applications accepts,
-# and the parameter counts at the spec's defaults (keras.io/api/applications).
+# keras.applications name: spec file, the smallest input size keras.applications
+# accepts, and the parameter count at the spec's defaults (keras.io/api/applications).
 APPLICATIONS = {
     "ResNet50": ("resnet50.net", 32, 25_636_712),
     "InceptionV3": ("inception_v3.net", 75, 23_851_784),

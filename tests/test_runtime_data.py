@@ -20,7 +20,7 @@ from netc.runtime.plan import plan_training
 
 NPZ_SPEC = """model M {{
     input x: {shape}
-    Dense(3, activation="softmax")
+    Dense({units}, activation="softmax")
 }}
 train M {{
     data {data}
@@ -31,9 +31,9 @@ train M {{
 
 
 def write_spec(folder: Path, data: str = 'npz("d.npz")', shape: str = "(4,)",
-               loss: str = "sparse_categorical_crossentropy") -> Path:
+               loss: str = "sparse_categorical_crossentropy", units: int = 3) -> Path:
     spec = folder / "m.net"
-    spec.write_text(NPZ_SPEC.format(data=data, shape=shape, loss=loss), encoding="utf-8")
+    spec.write_text(NPZ_SPEC.format(data=data, shape=shape, loss=loss, units=units), encoding="utf-8")
     return spec
 
 
@@ -96,7 +96,7 @@ def test_nan_in_the_inputs(tmp_path, capsys):
     arrays["x"][9, 0] = np.nan
     np.savez(tmp_path / "d.npz", **arrays)
     code, output = train_cli(capsys, spec)
-    assert_clean_failure(code, output, spec, "NC405", "inputs of 'd.npz' hold NaN at sample 3 (and 1 more sample)")
+    assert_clean_failure(code, output, spec, "NC405", "d.npz' hold NaN at sample 3 (and 1 more sample)")
 
 
 def test_a_file_that_is_not_npz(tmp_path, capsys):
@@ -154,8 +154,9 @@ def test_bad_data_through_the_real_command_has_no_traceback(tmp_path):
 
 # ---- loaders that work --------------------------------------------------------
 
-def loaded(tmp_path: Path, data: str, shape: str = "(4,)", loss: str = "sparse_categorical_crossentropy"):
-    spec = write_spec(tmp_path, data, shape, loss)
+def loaded(tmp_path: Path, data: str, shape: str = "(4,)", loss: str = "sparse_categorical_crossentropy",
+           units: int = 3):
+    spec = write_spec(tmp_path, data, shape, loss, units)
     plan = plan_training(spec.read_text(), str(spec))
     arrays = load(plan.data)
     return arrays, prepare(arrays, plan.data, plan.ir, plan.loss)
@@ -176,7 +177,7 @@ def test_csv_features_pick_columns(tmp_path):
 
 def test_digits_as_features_or_images():
     for data, shape, n in (("digits()", (64,), 1437), ('digits(split="test", as_images=true)', (8, 8, 1), 360)):
-        plan = plan_training(NPZ_SPEC.format(data=data, shape=str(shape).replace(",)", ",)"), loss="mse"), "m.net")
+        plan = plan_training(NPZ_SPEC.format(data=data, shape=str(shape), loss="mse", units=10), "m.net")
         arrays = load(plan.data)
         assert arrays.x.shape == (n,) + shape and arrays.num_classes == 10
         assert 0.0 <= arrays.x.min() and arrays.x.max() <= 1.0
@@ -186,12 +187,12 @@ def test_mnist1d_is_generated_locally_cached_and_leaves_global_randomness_alone(
     np.random.seed(123)
     expected = np.random.random()
     np.random.seed(123)
-    train, (x, y) = loaded(tmp_path, "mnist1d(num_samples=300)", "(40, 1)")
+    train, (x, y) = loaded(tmp_path, "mnist1d(num_samples=300)", "(40, 1)", units=10)
     assert np.random.random() == expected
-    test, _ = loaded(tmp_path, 'mnist1d(split="test", num_samples=300)', "(40, 1)")
+    test, _ = loaded(tmp_path, 'mnist1d(split="test", num_samples=300)', "(40, 1)", units=10)
     assert train.x.shape == (240, 40) and test.x.shape == (60, 40)
     assert x.shape == (240, 40, 1) and y.dtype == np.int32 and set(y.tolist()) <= set(range(10))
-    again, _ = loaded(tmp_path, "mnist1d(num_samples=300)", "(40, 1)")
+    again, _ = loaded(tmp_path, "mnist1d(num_samples=300)", "(40, 1)", units=10)
     assert again.x is train.x  # one generation serves both splits and every later call
 
 
@@ -209,7 +210,7 @@ def test_images_from_class_folders(tmp_path):
         (tmp_path / "photos" / label).mkdir(parents=True)
         for i in range(3):
             Image.new("RGB", (10, 12), (value, value, value)).save(tmp_path / "photos" / label / f"{i}.png")
-    arrays, (x, y) = loaded(tmp_path, 'images("photos", image_size=(8, 8))', "(8, 8, 3)")
+    arrays, (x, y) = loaded(tmp_path, 'images("photos", image_size=(8, 8))', "(8, 8, 3)", units=2)
     assert x.shape == (6, 8, 8, 3) and arrays.num_classes == 2 and sorted(y.tolist()) == [0, 0, 0, 1, 1, 1]
 
 

@@ -214,6 +214,10 @@ class ModelEmitter:
         fn.out.append(f"    return {end}")
         return lines(header) + fn.out
 
+    def model_parameter_names(self) -> dict[str, str]:
+        """Each model parameter's name as an argument of ``build_model``."""
+        return dict(self._plan(self.model.params, self.model.body, True).params)
+
     def _model_function(self) -> list[str]:
         fn = self._plan(self.model.params, self.model.body, True)
         bound = {k: self.graph.params[k] for k in self.overrides if k in self.graph.params}
@@ -467,10 +471,14 @@ class ModelEmitter:
         return items
 
     # -- expressions
+    def expr(self, expr: n.Expr, names: dict[str, str], calls) -> Any:
+        """``expr`` as a Python expression: spec names through ``names``, calls through ``calls(call)``."""
+        return self._expr_prec(expr, _Fn(names, {}, "x", set(), False), calls)[0]
+
     def _expr(self, expr: n.Expr, fn: _Fn):
         return self._expr_prec(expr, fn)[0]
 
-    def _expr_prec(self, expr: n.Expr, fn: _Fn):
+    def _expr_prec(self, expr: n.Expr, fn: _Fn, calls=None):
         if isinstance(expr, n.Literal):
             return Text(self._literal(expr)), _ATOM
         if isinstance(expr, n.NameRef):
@@ -485,22 +493,22 @@ class ModelEmitter:
         if isinstance(expr, n.TupleExpr):
             if not expr.items:
                 return Text("()"), _ATOM
-            items = tuple(self._expr(i, fn) for i in expr.items)
+            items = tuple(self._expr_prec(i, fn, calls)[0] for i in expr.items)
             return Bracket("(", items, ")", one_tuple=len(items) == 1), _ATOM
         if isinstance(expr, n.ListExpr):
-            return Bracket("[", tuple(self._expr(i, fn) for i in expr.items), "]"), _ATOM
+            return Bracket("[", tuple(self._expr_prec(i, fn, calls)[0] for i in expr.items), "]"), _ATOM
         if isinstance(expr, n.Call):
-            return self._nested_layer(expr, fn), _ATOM
+            return (self._nested_layer(expr, fn) if calls is None else calls(expr)), _ATOM
         if isinstance(expr, n.UnaryOp):
-            operand, prec = self._expr_prec(expr.operand, fn)
+            operand, prec = self._expr_prec(expr.operand, fn, calls)
             text = flat(operand)
             if expr.op == "not":
                 return Text("not " + (f"({text})" if prec < _NOT else text)), _NOT
             return Text(expr.op + (f"({text})" if prec < _ATOM else text)), _UNARY
         if isinstance(expr, n.BinOp):
             p = _PRECEDENCE[expr.op]
-            left, lp = self._expr_prec(expr.left, fn)
-            right, rp = self._expr_prec(expr.right, fn)
+            left, lp = self._expr_prec(expr.left, fn, calls)
+            right, rp = self._expr_prec(expr.right, fn, calls)
             left_text, right_text = flat(left), flat(right)
             if lp < p or (p == 4 and lp == 4):
                 left_text = f"({left_text})"

@@ -56,6 +56,7 @@ class _Frame:
     scope: tuple[str, ...]
     in_model: bool
     used: set = field(default_factory=set)
+    scope_ids: tuple[int, ...] = ()  # one id per scope entry: which block call, residual or branch path
 
 
 class Expander:
@@ -67,6 +68,7 @@ class Expander:
         self.nodes: list[Node] = []
         self.data_format = "channels_last"
         self.block_stack: list[str] = []
+        self.scope_count = 0  # scope ids: each block call, residual and branch path gets its own
         self.model_statements: set[int] = set()
 
     # -- entry
@@ -238,7 +240,7 @@ class Expander:
             self._unknown_layer(call)
         value = self._eval_call(call, frame.env)
         node = self._add(Node(self._next_id(), layer, inputs or [], call.func_span, line,
-                              call=value, scope=frame.scope, role=role))
+                              call=value, scope=frame.scope, role=role, scope_ids=frame.scope_ids))
         if inputs is None or value is None:
             node.layer = None  # an upstream error: keep the graph connected, check nothing here
         frame.current = node.id
@@ -270,7 +272,8 @@ class Expander:
                             call.func_span, "declare an input first")
             frame.current = self._poison(call.func_span, call.span.line, frame)
             return
-        inner = _Frame(env, {}, {}, frame.current, frame.scope + (f"block {block.name}",), False)
+        inner = _Frame(env, {}, {}, frame.current, frame.scope + (f"block {block.name}",), False,
+                       scope_ids=frame.scope_ids + (self._new_scope_id(),))
         self.block_stack.append(block.name)
         try:
             for stmt in block.body:
@@ -358,10 +361,10 @@ class Expander:
         if start is None:
             self._error("NC206", "a residual needs an input: no input or tensor comes before it", stmt.span)
             return
-        scope = frame.scope + ("residual",)
-        body_out = self._sub_stack(stmt.body, frame, start, scope)
-        shortcut_out = start if stmt.shortcut is None else self._sub_stack(stmt.shortcut, frame, start,
-                                                                           scope + ("shortcut",))
+        scope, ids = frame.scope + ("residual",), frame.scope_ids + (self._new_scope_id(),)
+        body_out = self._sub_stack(stmt.body, frame, start, scope, ids)
+        shortcut_out = start if stmt.shortcut is None else self._sub_stack(
+            stmt.shortcut, frame, start, scope + ("shortcut",), ids + (self._new_scope_id(),))
         keyword = Span(stmt.span.line, stmt.span.column, stmt.span.line, stmt.span.column + len("residual"))
         add = n.Call(keyword, "Add", keyword, ())
         self._layer_node(add, [shortcut_out, body_out], frame, stmt.span.line, role="residual")
@@ -384,16 +387,26 @@ class Expander:
         self._layer_node(stmt.merge, outs or [start], frame, stmt.span.line, role="branch")
         self._label_output(stmt.label, frame)
 
-    def _sub_stack(self, body: tuple[n.Stmt, ...], frame: _Frame, start: str, scope: tuple[str, ...]) -> str:
-        """Expand ``body`` from ``start`` in ``frame``'s scope; return the tensor it ends on."""
-        saved = frame.current, frame.scope
-        frame.current, frame.scope = start, scope
+    def _sub_stack(self, body: tuple[n.Stmt, ...], frame: _Frame, start: str, scope: tuple[str, ...],
+                   scope_ids: tuple[int, ...] | None = None) -> str:
+        """Expand ``body`` from ``start`` in ``frame``'s scope; return the tensor it ends on.
+
+        ``scope_ids`` identify the scope's new entries (fresh ids when not given).
+        """
+        if scope_ids is None:
+            scope_ids = frame.scope_ids + tuple(self._new_scope_id() for _ in scope[len(frame.scope):])
+        saved = frame.current, frame.scope, frame.scope_ids
+        frame.current, frame.scope, frame.scope_ids = start, scope, scope_ids
         try:
             for stmt in body:
                 self._statement(stmt, frame)
             return frame.current
         finally:
-            frame.current, frame.scope = saved
+            frame.current, frame.scope, frame.scope_ids = saved
+
+    def _new_scope_id(self) -> int:
+        self.scope_count += 1
+        return self.scope_count
 
     def _outputs(self, stmt: n.OutputStmt, frame: _Frame, previous) -> list[tuple[str, str | None]]:
         if previous is not None:
@@ -461,7 +474,8 @@ class Expander:
 
     def _poison(self, span: Span, line: int, frame: _Frame) -> str:
         """A stand-in tensor after an error, so later statements still get checked (their shapes are not)."""
-        return self._add(Node(self._next_id(), None, [], span, line, scope=frame.scope)).id
+        return self._add(Node(self._next_id(), None, [], span, line, scope=frame.scope,
+                              scope_ids=frame.scope_ids)).id
 
     def _next_id(self) -> str:
         return f"n{len(self.nodes)}"

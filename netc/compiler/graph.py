@@ -29,6 +29,8 @@ class Node:
     shape: tuple | None = None
     trainable_params: int = 0
     non_trainable_params: int = 0
+    # one id per ``scope`` entry, unique in the graph: tells two calls of the same block apart (set by expand)
+    scope_ids: tuple[int, ...] = ()
 
     @property
     def params(self) -> int:

@@ -31,6 +31,9 @@ from netc.diagnostics import Span
 
 _NEWLINE = re.compile("\n")
 _BODY_HEAD = "model _ {"
+# words that continue a statement (a region starting with one could attach to the statement before it)
+_CONTINUATION = re.compile(r"\s*(as|else|shortcut|path|in|and|or|not)\b|\s*<-")
+_COMMENTS = re.compile(r"#[^\n]*")
 
 
 def line_starts(text: str) -> list[int]:
@@ -312,6 +315,8 @@ class IncrementalParser:
         start, end = old.offset(*start_pos), old.offset(*end_pos)
         region = new.text[start:end + delta]
         pad = _pad(start_pos, _BODY_HEAD)
+        if _CONTINUATION.match(_COMMENTS.sub("", region)):
+            return None  # it would continue the statement before the region
         if pad is None or _nesting(region) + depth + 8 > MAX_TREE_DEPTH // 2:
             return None
         parsed, diagnostics = parse(pad + region + "\n}", self.file)
@@ -352,10 +357,17 @@ class IncrementalParser:
         start = old.offset(*_end(defs[i - 1].span)) if i > 0 else 0
         end = old.offset(*_start(defs[j + 1].span)) if j + 1 < len(defs) else len(old.text)
         region = new.text[start:end + delta]
-        pad = _pad(old.position(start), "")
+        # the parser (and its contextual lexer) must start the region in the state the previous definition
+        # leaves it in: a dummy definition of the same kind stands in for it
+        head = "" if i == 0 else ("block" if defs[i - 1].kind in ("model", "block") else defs[i - 1].kind) + " _ { }"
+        pad = _pad(old.position(start), head)
         if pad is None or _nesting(region) + 8 > MAX_TREE_DEPTH // 2:
             return None
         parsed, diagnostics = parse(pad + region, self.file)
+        if head:
+            if not parsed.definitions or parsed.definitions[0].name != "_":
+                return None
+            parsed = n.Module(parsed.file, parsed.definitions[1:])
         end_new = new.position(end + delta)
         start_line = old.position(start)
         if diagnostics and old.text[old.starts[start_line[0] - 1]:start].strip():
