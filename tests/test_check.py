@@ -222,3 +222,14 @@ def test_any_typed_parameters_holding_calls_keep_the_ir_valid():
     from netc.compiler.ir import validate
     ir = netc.ir_string("model M(cell: any = LSTM(8), ax: any = channels) { input x: (10, 3) Bidirectional(cell) }")
     assert ir["params"] == {"cell": "LSTM(...)", "ax": "channels"} and validate(ir) == []
+
+
+def test_arithmetic_functions_are_computed_at_compile_time():
+    ir = netc.ir_string("""model F(alpha: float = 0.75) { input x: (8, 8, 3)
+        Conv2D(max(8, int(16 * alpha + 4) // 8 * 8), 1) Dense(round(2.6)) Dense(abs(-2) + floor(1.5) + ceil(0.2)) }""")
+    assert [l["args"].get("filters", l["args"].get("units")) for l in ir["layers"]] == [16, 3, 4]
+    assert codes('model M { input x: (4,) Dense(min(1, "a")) }') == ["NC205"]
+    assert codes("model M { input x: (4,) Dense(int(1, 2)) }") == ["NC202"]
+    # in a search, a top-level int(low, high) is still the distribution
+    assert codes("model T(w: int = 1) { input x: (40,) Dense(10) }\ntrain T { data mnist1d() loss \"mse\" }\n"
+                 "search T { w = int(1, 4) }") == []

@@ -14,7 +14,7 @@ from netc.catalog.types import describe_value, type_name
 from netc.compiler import nodes as n
 from netc.compiler.check import bind_arguments
 from netc.compiler.datafit import check_train_data
-from netc.compiler.evaluate import CallValue, EvalError, evaluate
+from netc.compiler.evaluate import CallValue, EvalError, evaluate, evaluate_call
 from netc.compiler.expand import check_param_value
 from netc.compiler.graph import Graph
 from netc.diagnostics import Diagnostic, Span
@@ -259,10 +259,13 @@ class DirectiveChecker:
                 self._error("NC103", f"'{binding.key}' is not a parameter of the model or its train block"
                             + (f"; did you mean '{guess}'?" if guess else ""), binding.key_span,
                             "parameters: " + (", ".join(params) or "none"))
-        value = self._eval(binding.values[0], {})
-        if value is _BAD:
+        expr = binding.values[0]
+        try:  # the top call is the distribution, even when it is spelt like a function (int)
+            value = evaluate_call(expr, {}) if isinstance(expr, n.Call) else evaluate(expr, {})
+        except EvalError as e:
+            self.diagnostics.append(e.diagnostic(self.file))
             return
-        span = binding.values[0].span
+        span = expr.span
         if not isinstance(value, CallValue) or value.func not in cat.DISTRIBUTIONS or value.receiver:
             self._error("NC201", f"'{binding.key}' must be bound to a distribution, but received "
                                  f"{describe_value(value)}", span,

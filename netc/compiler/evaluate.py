@@ -7,6 +7,7 @@ passed to a wrapper, an optimizer, a loader). Nothing is ever handed to
 """
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass
 from typing import Any
@@ -86,6 +87,8 @@ def evaluate(expr: n.Expr, env: dict[str, Any]) -> Any:
     if isinstance(expr, n.ListExpr):
         return [evaluate(item, env) for item in expr.items]
     if isinstance(expr, n.Call):
+        if expr.func in FUNCTIONS and expr.receiver is None:
+            return _apply_function(expr, env)
         return evaluate_call(expr, env)
     if isinstance(expr, n.UnaryOp):
         return _unary(expr, evaluate(expr.operand, env))
@@ -97,6 +100,55 @@ def evaluate(expr: n.Expr, env: dict[str, Any]) -> Any:
 def evaluate_call(call: n.Call, env: dict[str, Any]) -> CallValue:
     args = tuple(ArgValue(a.name, evaluate(a.value, env), a.value.span, a.name_span) for a in call.args)
     return CallValue(call.func, call.func_span, args, call.span, call.receiver, call.receiver_span)
+
+
+def _to_int(x):
+    if not _is_number(x):
+        raise TypeError("a number")
+    return int(x)
+
+
+def _to_float(x):
+    if not _is_number(x):
+        raise TypeError("a number")
+    return float(x)
+
+
+def _numbers(*xs):
+    if not xs or not all(_is_number(x) for x in xs):
+        raise TypeError("one or more numbers")
+    return xs
+
+
+# Pure arithmetic helpers a spec may call in expressions (``int(16 * alpha)``,
+# ``max(8, c)``), computed at compile time. In a search, ``int(low, high)`` at the
+# top of a binding is the distribution instead: directives read that call unevaluated.
+FUNCTIONS = {
+    "int": (1, _to_int),
+    "float": (1, _to_float),
+    "round": (1, lambda x: int(round(*_numbers(x)))),
+    "floor": (1, lambda x: math.floor(*_numbers(x))),
+    "ceil": (1, lambda x: math.ceil(*_numbers(x))),
+    "abs": (1, lambda x: abs(*_numbers(x))),
+    "min": (None, lambda *xs: min(_numbers(*xs))),
+    "max": (None, lambda *xs: max(_numbers(*xs))),
+}
+
+
+def _apply_function(call: n.Call, env: dict[str, Any]) -> Any:
+    arity, fn = FUNCTIONS[call.func]
+    if any(a.name is not None for a in call.args) or (arity is not None and len(call.args) != arity):
+        wanted = "one value" if arity == 1 else "values"
+        raise EvalError("NC202", f"{call.func}() takes {wanted}, positionally", call.span,
+                        f"e.g. {call.func}(16 * alpha)" if arity == 1 else f"e.g. {call.func}(8, width // 2)")
+    values = [evaluate(a.value, env) for a in call.args]
+    try:
+        return fn(*values)
+    except TypeError as e:
+        received = ", ".join(f"{describe_value(v)} ({type_name(v)})" for v in values)
+        raise EvalError("NC205", f"{call.func}() takes {e}, but received {received}", call.span) from None
+    except (OverflowError, ValueError) as e:
+        raise EvalError("NC205", f"{call.func}() failed on these values: {e}", call.span) from None
 
 
 def _unary(expr: n.UnaryOp, value: Any) -> Any:

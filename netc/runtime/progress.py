@@ -31,6 +31,11 @@ def make_recorder(epochs: int, on_epoch: Callable[[EpochReport], None] | None):
             self.epochs_run = 0
             self._start = time.perf_counter()
 
+        def on_train_begin(self, logs=None):
+            start = getattr(on_epoch, "start", None)  # a display that wants to know the epochs up front
+            if start is not None:
+                start(epochs)
+
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.perf_counter()
 
@@ -71,7 +76,7 @@ class LineDisplay:
 
 @dataclass
 class RichDisplay:
-    """A live progress bar with the epoch, the loss and the metrics, for a terminal."""
+    """A live bar (epoch i/N, elapsed, remaining) under one printed line per epoch with the loss and metrics."""
 
     stream: object = None
     title: str = "training"
@@ -80,23 +85,30 @@ class RichDisplay:
 
     def __enter__(self):
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         console = Console(file=self.stream or sys.stderr)
-        self._progress = Progress(TextColumn("[bold]{task.description}"), MofNCompleteColumn(), BarColumn(),
-                                  TimeElapsedColumn(), TextColumn("{task.fields[logs]}"), console=console)
+        self._progress = Progress(TextColumn("[bold]{task.description}"), TextColumn("epoch {task.fields[at]}"),
+                                  BarColumn(bar_width=30), TimeElapsedColumn(), TextColumn("eta"),
+                                  TimeRemainingColumn(), console=console, transient=True)
         self._progress.__enter__()
-        self._task = self._progress.add_task(self.title, total=None, logs="")
+        self._task = self._progress.add_task(self.title, total=None, at="")
         return self
 
     def __exit__(self, *exc):
         self._progress.__exit__(*exc)
         return False
 
+    def start(self, epochs: int) -> None:
+        """Called when fit starts, before the first epoch ends."""
+        self._progress.update(self._task, total=epochs, at=f"0/{epochs}")
+
     def __call__(self, report: EpochReport) -> None:
-        self._progress.update(self._task, completed=report.epoch, total=report.epochs, logs=format_logs(report.logs))
-        self._progress.console.print(f"epoch {report.epoch}/{report.epochs}  {format_logs(report.logs)}  "
-                                     f"{report.seconds:.1f}s", highlight=False)
+        width = len(str(report.epochs))
+        self._progress.console.print(f"[bold]epoch {report.epoch:>{width}}/{report.epochs}[/]  "
+                                     f"{format_logs(report.logs)}  [dim]{report.seconds:.1f}s[/]", highlight=False)
+        self._progress.update(self._task, completed=report.epoch, total=report.epochs,
+                              at=f"{report.epoch}/{report.epochs}")
 
 
 def display_for(stream=None, title: str = "training"):
