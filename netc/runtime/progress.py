@@ -101,7 +101,7 @@ class RichDisplay:
 
     def start(self, epochs: int) -> None:
         """Called when fit starts, before the first epoch ends."""
-        self._progress.update(self._task, total=epochs, at=f"0/{epochs}")
+        self._progress.reset(self._task, total=epochs, at=f"0/{epochs}")  # the clock starts with training
 
     def __call__(self, report: EpochReport) -> None:
         width = len(str(report.epochs))
