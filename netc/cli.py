@@ -249,6 +249,57 @@ def cmd_graph(args) -> int:
     return EXIT_OK
 
 
+def cmd_fmt(args) -> int:
+    """Rewrite specs in the canonical layout; --check only reports the files that would change."""
+    from netc.fmt import FormatError, format_text
+
+    if args.paths == ["-"]:
+        text = sys.stdin.read()
+        try:
+            formatted = format_text(text)
+        except FormatError as e:
+            print(f"<stdin>:{e.line}:{e.column}: {e.message}", file=sys.stderr)
+            return EXIT_ERRORS
+        if args.check:
+            return EXIT_OK if formatted == text else EXIT_ERRORS
+        sys.stdout.write(formatted)
+        return EXIT_OK
+    failed = changed = 0
+    for path in _spec_files(args.paths):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            print(f"{path}: cannot read: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            formatted = format_text(text)
+        except FormatError as e:
+            print(f"{path}:{e.line}:{e.column}: {e.message}", file=sys.stderr)
+            failed += 1
+            continue
+        if formatted == text:
+            continue
+        changed += 1
+        if args.check:
+            print(f"would reformat {path}")
+        else:
+            path.write_text(formatted, encoding="utf-8")
+            print(f"reformatted {path}")
+    if args.check and changed:
+        return EXIT_ERRORS
+    return EXIT_ERRORS if failed else EXIT_OK
+
+
+def cmd_lsp(args) -> int:
+    """The language server over stdio (needs pygls: pip install 'netc[lsp]')."""
+    try:
+        from netc.lsp.server import main as serve
+    except ImportError as e:
+        raise UsageError(f"the language server needs pygls ({e}); install it with: pip install 'netc[lsp]'") from None
+    return serve(debounce_ms=args.debounce_ms)
+
+
 def cmd_explain(args) -> int:
     text = dg.explain(args.code)
     if text is None:
@@ -308,6 +359,18 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT.svg|OUT.png|OUT.dot",
                    help="the diagram to write (default: DOT text on standard output)")
     p.set_defaults(func=cmd_graph)
+
+    p = sub.add_parser("fmt", help="rewrite specs in the canonical layout (comments kept)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders; '-' formats standard input")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
+    p.set_defaults(func=cmd_fmt)
+
+    p = sub.add_parser("lsp", help="run the language server over stdio (for editors)")
+    p.add_argument("--stdio", action="store_true", help="serve over stdin/stdout (the default and only transport)")
+    p.add_argument("--debounce-ms", type=float, default=None, metavar="MS",
+                   help="wait this long after a change before analyzing (default 0: changes that arrive "
+                        "during an analysis are coalesced anyway)")
+    p.set_defaults(func=cmd_lsp)
 
     p = sub.add_parser("explain", help="explain a diagnostic code, e.g. NC102")
     p.add_argument("code")

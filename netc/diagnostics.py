@@ -79,6 +79,7 @@ CODES: dict[str, tuple[str, str]] = {
     "NC205": (ERROR, "Arithmetic in the spec fails: division by zero, or an operator applied to the wrong types."),
     "NC206": (ERROR, "A statement is used where it has no meaning, like a layer before any input."),
     "NC207": (ERROR, "A setting of a train, search or ensemble directive is missing, unknown or malformed."),
+    "NC208": (ERROR, "An ensemble's members cannot share data: their train blocks name different data, or none has any."),
     # NC3xx: shapes and axes
     "NC301": (ERROR, "The inputs of a merge layer have shapes that cannot be combined."),
     "NC302": (ERROR, "A layer's output would have a dimension of zero or less."),
@@ -94,6 +95,10 @@ CODES: dict[str, tuple[str, str]] = {
     "NC404": (ERROR, "A data file lacks the key or column that the loader names."),
     "NC405": (ERROR, "The data holds NaN or infinite values."),
     "NC406": (ERROR, "The data is malformed: not numeric, no samples, or inputs and labels of different lengths."),
+    # NC5xx: search
+    "NC501": (ERROR, "A corner of a search's space (a range's end, a choice) makes the model or train block fail."),
+    "NC502": (INFO, "A search space has too many corners to check them all; a fixed sample of them was checked."),
+    "NC503": (ERROR, "A search's objective is not a quantity its train block logs (loss, a metric, val_...)."),
 }
 
 

@@ -38,7 +38,15 @@ class Seq:
     parts: tuple = field(default_factory=tuple)
 
 
-Doc = Text | Bracket | Seq
+@dataclass(frozen=True)
+class Ops:
+    """``a + b - c``: operands joined by operators of one split priority (ruff splits before each)."""
+
+    operands: tuple
+    operators: tuple
+
+
+Doc = Text | Bracket | Seq | Ops
 
 
 def seq(*parts) -> Seq:
@@ -70,6 +78,8 @@ def flat(doc) -> str:
         return doc.text
     if isinstance(doc, Seq):
         return "".join(flat(p) for p in doc.parts)
+    if isinstance(doc, Ops):
+        return flat(doc.operands[0]) + "".join(f" {op} {flat(d)}" for op, d in zip(doc.operators, doc.operands[1:]))
     inner = ", ".join(flat(i) for i in doc.items)
     return doc.open + inner + ("," if doc.one_tuple else "") + doc.close
 
@@ -83,11 +93,21 @@ def lines(doc, depth: int = 0) -> list[str]:
     return _split(_parts(seq(doc)), len(INDENT) * depth)
 
 
-def _split(parts: list, indent: int) -> list[str]:
+def _split(parts: list, indent: int, inside: bool = False) -> list[str]:
     pad = " " * indent
     text = "".join(flat(p) for p in parts)
     if indent + len(text) <= LINE_LENGTH:
         return [pad + text]
+    operations = [i for i, p in enumerate(parts) if isinstance(p, Ops)]
+    if inside and len(operations) == 1:  # inside brackets, a line splits before its operators first
+        i = operations[0]
+        ops = parts[i]
+        out: list[str] = []
+        last = len(ops.operands) - 1
+        for k, operand in enumerate(ops.operands):
+            chunk = (parts[:i] if k == 0 else [Text(ops.operators[k - 1] + " ")]) + _parts(operand)
+            out += _split(_parts(seq(*chunk, *(parts[i + 1:] if k == last else ()))), indent, inside=True)
+        return out
     candidates = [i for i, p in enumerate(parts) if isinstance(p, Bracket) and p.items]
     if not candidates:
         return [pad + text]
@@ -120,13 +140,13 @@ def _body(bracket: Bracket, indent: int, explode: bool) -> list[str]:
     """The items of a split bracket; a tuple, list or dict of several items always gets one line per item."""
     items = list(bracket.items)
     if len(items) == 1 and not bracket.one_tuple:
-        return _split(_parts(items[0]), indent)
+        return _split(_parts(items[0]), indent, inside=True)
     together = ", ".join(flat(i) for i in items) + ("," if bracket.one_tuple else "")
     if indent + len(together) <= LINE_LENGTH and not (explode and len(items) > 1):
         return [" " * indent + together]
     out: list[str] = []
     for item in items:
-        out += _split(_parts(seq(item, ",")), indent)
+        out += _split(_parts(seq(item, ",")), indent, inside=True)
     return out
 
 

@@ -6,6 +6,9 @@ between directives and models are resolved. Framework-free, like all checks.
 """
 from __future__ import annotations
 
+import itertools
+import random
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from netc import diagnostics as dg
@@ -15,7 +18,7 @@ from netc.compiler import nodes as n
 from netc.compiler.check import bind_arguments
 from netc.compiler.datafit import check_train_data
 from netc.compiler.evaluate import CallValue, EvalError, evaluate, evaluate_call
-from netc.compiler.expand import check_param_value
+from netc.compiler.expand import check_param_value, expand
 from netc.compiler.graph import Graph
 from netc.diagnostics import Diagnostic, Span
 
@@ -233,6 +236,7 @@ class DirectiveChecker:
         if model is not None and not bindings:
             self._error("NC207", f"search '{directive.name}' binds no parameter", directive.name_span,
                         "e.g. 'width = choice(32, 64, 128)'")
+        before = len(self.diagnostics)
         for key, setting in settings.items():
             if key == "strategy":
                 strategy = self._word(setting, cat.SEARCH_STRATEGIES)
@@ -249,6 +253,117 @@ class DirectiveChecker:
                                          f"{describe_value(value)}", setting.values[0].span)
             else:
                 self._positive_int(setting, {}, allow_zero=key == "seed")
+        clean = not dg.has_errors(self.diagnostics[before:]) and not any(
+            d.severity == dg.ERROR and _within(d, directive.span) for d in self.diagnostics)
+        if model is not None and train is not None and bindings and clean:
+            self._objective(settings.get("objective"), model, train)
+            self._corners(directive, model, train, bindings)
+
+    # -- search: the objective and the corners of the space
+    def _objective(self, setting: n.Setting | None, model: n.ModelDef, train: n.DirectiveDef) -> None:
+        """The objective must be a quantity the train block logs (Keras's own key for it)."""
+        if setting is None or not isinstance(setting.values[0], (n.NameRef, n.Literal)):
+            return
+        expr = setting.values[0]
+        objective = expr.name if isinstance(expr, n.NameRef) else expr.value
+        if not isinstance(objective, str):
+            return
+        train_settings = {s.key: s for s in train.settings if not s.is_binding}
+        validated = "validation_split" in train_settings or "validation_data" in train_settings
+        if objective.startswith("val_") and not validated:
+            self._error("NC503", f"objective '{objective}' is measured on validation data, but train "
+                                 f"'{train.name}' has none", expr.span,
+                        "add 'validation_split 0.2' to the train block, or optimize a training quantity")
+            return
+        graph = self.graphs.get(model.name)
+        if graph is not None and len(graph.outputs) > 1:
+            return  # Keras prefixes each output's metrics with its name: not checked here
+        metrics: Any = []
+        if "metrics" in train_settings:
+            metrics = self._quiet_value(train_settings["metrics"].values[0], self._quiet_env(train))
+        if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+            return
+        logged = ["loss", *metrics]
+        base = objective[4:] if objective.startswith("val_") else objective
+        if base not in logged:
+            names = logged + ([f"val_{m}" for m in logged] if validated else [])
+            guess = dg.did_you_mean(objective, names)
+            self._error("NC503", f"objective '{objective}' is not logged by train '{train.name}'"
+                        + (f"; did you mean '{guess}'?" if guess else ""), expr.span,
+                        "it logs: " + ", ".join(names))
+
+    def _corners(self, directive: n.DirectiveDef, model: n.ModelDef, train: n.DirectiveDef,
+                 bindings: list[n.Setting]) -> None:
+        """The model and its train block must check at every corner of the space (each range's ends, every
+        choice): the first corner that fails is reported at the binding of a parameter that makes it fail."""
+        spans = {b.key: b.key_span for b in bindings}
+        dists = [d for d in (distribution_of(b) for b in bindings) if d is not None]
+        for params, errors, what in ((model.params, lambda values: self._model_errors(model, values), "model"),
+                                     (train.params, lambda values: self._train_errors(train, values), "train")):
+            names = {p.name for p in params}
+            chosen = [d for d in dists if d.name in names]
+            # a parameter without a default takes its first corner where the others are varied
+            baseline = {d.name: d.corners()[0] for d in chosen
+                        if any(p.name == d.name and p.default is None for p in params)}
+            failing = (lambda errors, baseline: lambda values: errors({**baseline, **values}))(errors, baseline)
+            if not chosen or failing({}):
+                continue  # nothing searched here, or it fails at its defaults already (reported as such)
+            combos, total = corner_combinations(chosen)
+            if len(combos) < total:
+                self.diagnostics.append(dg.make(
+                    "NC502", f"search '{directive.name}' has {total:,} corners; {len(combos)} of them were checked "
+                             "(the lowest, the highest and a fixed sample)", directive.name_span, self.file,
+                    "fewer choices or parameters make every corner checked", severity=dg.INFO))
+            for combo in combos:
+                values = dict(zip((d.name for d in chosen), combo))
+                found = failing(values)
+                if found:
+                    self._report_corner(f"{what} '{model.name}'", values, found, failing, spans,
+                                        ", or guard the layer with an 'if'" if what == "model" else "")
+                    break
+
+    def _report_corner(self, what: str, values: dict[str, Any], found: list[Diagnostic], failing, spans,
+                       more_hint: str) -> None:
+        culprits = [name for name in values if not failing({k: v for k, v in values.items() if k != name})]
+        culprits = culprits or list(values)
+        first = found[0]
+        shown = ", ".join(f"{name}={_literal(values[name])}" for name in culprits)
+        verb = "makes" if len(culprits) == 1 else "make"
+        self._error("NC501", f"{shown} {verb} {what} fail its checks: {first.message} "
+                             f"(line {first.line}, {first.code})", spans[culprits[0]],
+                    "every point of the search space must check: narrow the range of "
+                    + " or ".join(f"'{c}'" for c in culprits) + more_hint)
+
+    def _model_errors(self, model: n.ModelDef, values: dict[str, Any]) -> list[Diagnostic]:
+        from netc.compiler.check import check
+
+        graph, found = expand(self.module, model, values, self.file)
+        if not dg.has_errors(found):
+            found = found + check(graph)
+        return [d for d in found if d.severity == dg.ERROR]
+
+    def _train_errors(self, train: n.DirectiveDef, values: dict[str, Any]) -> list[Diagnostic]:
+        params = tuple(replace(p, default=n.Literal(p.default.span if p.default else p.span, values[p.name]))
+                       if p.name in values else p for p in train.params)
+        bound = replace(train, params=params)
+        checker = DirectiveChecker(self.module, self.graphs)
+        checker._train(bound, checker._settings(bound))
+        return [d for d in checker.diagnostics if d.severity == dg.ERROR]
+
+    def _quiet_env(self, directive: n.DirectiveDef) -> dict[str, Any]:
+        env: dict[str, Any] = {}
+        for param in directive.params:
+            if param.default is not None:
+                value = self._quiet_value(param.default, env)
+                if value is not _BAD:
+                    env[param.name] = value
+        return env
+
+    def _quiet_value(self, expr: n.Expr, env: dict[str, Any]) -> Any:
+        try:
+            return evaluate(expr, env)
+        except EvalError:
+            return _BAD
 
     def _binding(self, binding: n.Setting, params: dict[str, n.Param] | None) -> None:
         param = None
@@ -279,11 +394,23 @@ class DirectiveChecker:
         if not bound.ok:
             return
         low, high = bound.values["low"], bound.values["high"]
+        step, log = bound.values.get("step"), bound.values.get("log", False)
         if low >= high:
             self._error("NC204", f"{value.func}({low}, {high}) is empty: low must be below high", span)
         elif value.func == "loguniform" and low <= 0:
             self._error("NC204", f"loguniform needs a positive low, but received {low}", span,
                         "e.g. loguniform(1e-4, 1e-2)")
+        elif log and low <= 0:
+            self._error("NC204", f"a log-scaled range needs a positive low, but received {low}", span,
+                        f"e.g. {value.func}(1, {high}, log=true)")
+        elif step is not None and step <= 0:
+            self._error("NC204", f"the step of {value.func}(...) must be positive, but received {step}", span)
+        elif step is not None and log and (value.func != "int" or step != 1):
+            self._error("NC204", f"{value.func}(...) takes a step or log=true, not both", span,
+                        "a log-scaled range has no fixed step")
+        elif step is not None and step > high - low:
+            self._error("NC204", f"the step {step} of {value.func}({low}, {high}) is larger than the range", span,
+                        f"use a step of at most {high - low}")
         if param is not None and param.type == "int" and value.func != "int":
             self._error("NC201", f"'{binding.key}' is an int parameter but {value.func}(...) samples floats",
                         value.func_span, f"use int({low}, {high})")
@@ -317,14 +444,17 @@ class DirectiveChecker:
         if "members" not in settings:
             self._error("NC207", f"ensemble '{directive.name}' has no members", directive.name_span,
                         "e.g. 'members Model.top(5), GradientBoosting()'")
+        networks: list[tuple[str, Span]] = []
         for key, setting in settings.items():
             if key == "members":
                 for expr in setting.values:
-                    self._member(expr)
+                    found = self._member(expr)
+                    if found is not None:
+                        networks.append(found)
             elif key == "weights":
                 self._word(setting, cat.ENSEMBLE_WEIGHTS)
             elif key == "objective":
-                self._word(setting, ())
+                self._ensemble_objective(setting)
             elif key == "holdout":
                 value = self._eval(setting.values[0], {})
                 if value is not _BAD and (not _is_number(value) or not 0 < value < 1):
@@ -332,8 +462,64 @@ class DirectiveChecker:
                                 setting.values[0].span)
             else:
                 self._positive_int(setting, {}, allow_zero=key == "seed")
+        if "members" in settings:
+            self._ensemble_data(directive, settings["members"], networks)
 
-    def _member(self, expr: n.Expr) -> None:
+    def _ensemble_objective(self, setting: n.Setting) -> None:
+        word = self._word(setting, ())
+        if word is not None and word not in _ENSEMBLE_OBJECTIVES:
+            guess = dg.did_you_mean(word, _ENSEMBLE_OBJECTIVES)
+            self._error("NC207", f"an ensemble's objective is one of {', '.join(_ENSEMBLE_OBJECTIVES)}"
+                        + (f"; did you mean '{guess}'?" if guess else ""), setting.values[0].span,
+                        "val_loss fits weights by log loss (or MSE), val_accuracy by the error rate")
+        elif word is not None and setting.direction is not None:
+            implied = "maximize" if "accuracy" in word else "minimize"
+            if setting.direction != implied:
+                self._error("NC207", f"an ensemble's {word} is always {implied}d, not {setting.direction}d",
+                            setting.span, f"write 'objective {word}'")
+
+    def _ensemble_data(self, directive: n.DirectiveDef, members: n.Setting,
+                       networks: list[tuple[str, Span]]) -> None:
+        """Every member trains on the same data: the data (and test_data) of the network members' train blocks."""
+        if not networks:
+            if not self.diagnostics or all(not _inside(d, members.span) for d in self.diagnostics):
+                self._error("NC208", f"ensemble '{directive.name}' has no network member to take its data from",
+                            members.span, "add a model with a train block: its data is every member's data")
+            return
+        first: dict[str, tuple[str, str]] = {}
+        for model, span in networks:
+            train = self.trains.get(model)
+            if train is None:
+                continue
+            for key in ("data", "test_data"):
+                text = self._quiet_call_text(train, key)
+                if key not in first:
+                    first[key] = (model, text)
+                elif text != first[key][1]:
+                    other, other_text = first[key]
+                    self._error("NC208", f"ensemble members train on different data: {key} of {other} is "
+                                         f"{other_text or 'not given'} but {key} of {model} is {text or 'not given'}",
+                                span, f"give the train blocks of {other} and {model} the same {key}")
+
+    def _quiet_call_text(self, train: n.DirectiveDef, key: str) -> str | None:
+        """A loader setting of a train block as text, evaluated with the block's defaults; None if absent or bad."""
+        from netc.compiler.datafit import call_text
+
+        setting = next((s for s in train.settings if s.key == key and not s.is_binding), None)
+        if setting is None:
+            return None
+        env: dict[str, Any] = {}
+        try:
+            for param in train.params:
+                if param.default is not None:
+                    env[param.name] = evaluate(param.default, env)
+            value = evaluate(setting.values[0], env)
+        except EvalError:
+            return None
+        return call_text(value) if isinstance(value, CallValue) else None
+
+    def _member(self, expr: n.Expr) -> tuple[str, Span] | None:
+        """Check one member; returns the network model it trains (and where), None for a tree or a bad member."""
         if isinstance(expr, n.NameRef):
             expr = n.Call(expr.span, expr.name, expr.span, ())
         if not isinstance(expr, n.Call):
@@ -342,13 +528,15 @@ class DirectiveChecker:
             return
         value = self._eval(expr, {})
         if value is _BAD:
-            return
+            return None
         if value.receiver is not None:
             self._top_member(value)
+            return (value.receiver, value.receiver_span) if value.receiver in self.models else None
         elif value.func in cat.TREES:
             bind_arguments(cat.TREES[value.func], value, self._error)
         elif value.func in self.models:
             self._model_member(value)
+            return value.func, value.func_span
         else:
             guess = dg.did_you_mean(value.func, list(self.models) + list(cat.TREES))
             self._error("NC101", f"unknown ensemble member '{value.func}'" + (f"; did you mean '{guess}'?" if guess
@@ -392,6 +580,118 @@ class DirectiveChecker:
 
     def _error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
         self.diagnostics.append(dg.make(code, message, span, self.file, hint))
+
+
+def _inside(d: Diagnostic, span: Span) -> bool:
+    return (span.line, span.column) <= (d.line, d.column) <= (span.end_line, span.end_column)
+
+
+_ENSEMBLE_OBJECTIVES = ("val_loss", "val_accuracy", "loss", "accuracy")
+
+
+def _within(d: Diagnostic, span: Span) -> bool:
+    return (span.line, span.column) <= (d.line, d.column) <= (span.end_line, span.end_column)
+
+
+def _literal(value: Any) -> str:
+    """A value as the spec spells it, for messages."""
+    if value is True or value is False:
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One searched parameter's distribution, bound and plain (no framework): what both the checks and
+    the search runtime read. ``kind`` is choice, int, uniform or loguniform."""
+
+    name: str
+    kind: str
+    choices: tuple = ()
+    low: Any = None
+    high: Any = None
+    step: Any = None
+    log: bool = False
+
+    def top(self) -> Any:
+        """The highest value the range can give (a stepped range may end below ``high``)."""
+        if self.step is None:
+            return self.high
+        top = self.low + ((self.high - self.low) // self.step) * self.step
+        return type(self.low)(top) if self.kind == "int" else float(top)
+
+    def corners(self) -> list:
+        if self.kind == "choice":
+            return list(self.choices)
+        return [self.low] if self.top() == self.low else [self.low, self.top()]
+
+    def grid(self) -> list | None:
+        """Every value, for a grid search; None for a continuous range."""
+        if self.kind == "choice":
+            return list(self.choices)
+        if self.kind == "int":
+            return list(range(self.low, self.top() + 1, self.step or 1))
+        if self.step is not None:
+            count = int(round((self.top() - self.low) / self.step)) + 1
+            return [float(self.low + i * self.step) for i in range(count)]
+        return None
+
+
+def distribution_of(binding: n.Setting) -> Distribution | None:
+    """The distribution of a search binding, or None if it does not check (the checks report why)."""
+    expr = binding.values[0]
+    if not isinstance(expr, n.Call):
+        return None
+    try:
+        value = evaluate_call(expr, {})
+    except EvalError:
+        return None
+    if value.func not in cat.DISTRIBUTIONS or value.receiver is not None:
+        return None
+    if value.func == "choice":
+        if not value.args or any(a.name is not None for a in value.args):
+            return None
+        return Distribution(binding.key, "choice", tuple(a.value for a in value.args))
+    problems: list = []
+    bound = bind_arguments(cat.DISTRIBUTIONS[value.func], value, lambda *args, **kw: problems.append(args))
+    if problems or not bound.ok:
+        return None
+    args = bound.with_defaults()
+    low, high = args["low"], args["high"]
+    if value.func == "int":
+        return Distribution(binding.key, "int", (), int(low), int(high), int(args["step"]), bool(args["log"]))
+    step = args.get("step")
+    return Distribution(binding.key, value.func, (), float(low), float(high),
+                        None if step is None else float(step), value.func == "loguniform" or bool(args.get("log")))
+
+
+MAX_CORNERS = 256
+
+
+def corner_combinations(dists: list[Distribution], cap: int = MAX_CORNERS) -> tuple[list[tuple], int]:
+    """The corners of the space (every combination of each range's ends and every choice) and how many
+    there are; beyond ``cap``, the all-low and all-high corners and a fixed sample of the rest."""
+    axes = [d.corners() for d in dists]
+    total = 1
+    for axis in axes:
+        total *= len(axis)
+    if total <= cap:
+        return list(itertools.product(*axes)), total
+    picked = {0, total - 1} | set(random.Random(0).sample(range(1, total - 1), cap - 2))
+    combos = []
+    for index in sorted(picked):
+        combo, rest = [], index
+        for axis in reversed(axes):
+            rest, i = divmod(rest, len(axis))
+            combo.append(axis[i])
+        combos.append(tuple(reversed(combo)))
+    return combos, total
 
 
 class _Bad:

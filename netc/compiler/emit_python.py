@@ -27,20 +27,25 @@ from netc import diagnostics as dg
 from netc.catalog import LAYERS
 from netc.catalog.types import CHANNELS
 from netc.compiler import nodes as n
-from netc.compiler.evaluate import EvalError, evaluate
+from netc.compiler.evaluate import FUNCTIONS, EvalError, evaluate
 from netc.compiler.graph import Graph
 from netc.diagnostics import Diagnostic, Span
-from netc.pyformat import Bracket, Text, call, flat, identifier, lines, literal, literal_doc, seq, string
+from netc.pyformat import Bracket, Ops, Text, call, flat, identifier, lines, literal, literal_doc, seq, string
 
 PYTHON_TYPES = {"int": "int", "float": "float", "bool": "bool", "str": "str", "tuple": "tuple", "list": "list"}
 # Names the emitted module uses itself; spec names that collide get a ``_`` appended.
 GLOBAL_NAMES = frozenset({"keras", "layers", "build_model", "channels_axis", "range", "len", "_", "True", "False",
-                          "None", "model", "np", "numpy"})
+                          "None", "model", "np", "numpy", "math"} | set(FUNCTIONS))
+# The spec's arithmetic functions (``int(16 * alpha)``, ``max(8, c)``) are Python's, or math's.
+PYTHON_FUNCTIONS = {name: f"math.{name}" if name in ("floor", "ceil") else name for name in FUNCTIONS}
 STACK_NAMES = ("x", "h", "t", "y", "z")
 
 _PRECEDENCE = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
                "+": 5, "-": 5, "*": 6, "/": 6, "//": 6, "%": 6}
 _ATOM, _UNARY, _NOT = 9, 7, 3
+# ruff's split priority of each operator: a long expression splits before the operators of the lowest.
+_SPLIT_PRIORITY = {"or": 14, "and": 14, "==": 10, "!=": 10, "<": 10, "<=": 10, ">": 10, ">=": 10,
+                   "+": 5, "-": 5, "*": 4, "/": 4, "//": 4, "%": 4}
 
 
 class EmitError(Exception):
@@ -88,6 +93,7 @@ class ModelEmitter:
         self.plans = {name: self._plan(self.blocks[name].params, self.blocks[name].body, False)
                       for name in self.used_blocks}
         self.needs_channels_axis = False
+        self.needs_math = False
 
     # -- what to write
     def _reachable_blocks(self) -> list[str]:
@@ -134,7 +140,8 @@ class ModelEmitter:
         functions = [(self._leading_comments(self.blocks[name]), self._block_function(self.blocks[name]))
                      for name in self.used_blocks]
         functions.append((self._leading_comments(self.model), self._model_function()))
-        parts = [self._docstring(), "import keras\nfrom keras import layers"]
+        imports = ("import math\n\n" if self.needs_math else "") + "import keras\nfrom keras import layers"
+        parts = [self._docstring(), imports]
         if self.needs_channels_axis:
             parts.append(CHANNELS_AXIS_HELPER)
         for comments, body in functions:
@@ -189,7 +196,7 @@ class ModelEmitter:
                 continue
             elif _names_in(p.default):
                 late.append(f"if {py} is None:")
-                late.append(f"    {py} = {flat(self._expr(p.default, fn))}")
+                late += [line[4:] for line in lines(seq(f"{py} = ", self._expr(p.default, fn)), 2)]
                 docs.append(Text(f"{py}: {annotation} | None = None" if annotation else f"{py}=None"))
                 continue
             else:
@@ -334,12 +341,15 @@ class ModelEmitter:
         while rest is not None and len(rest) == 1 and isinstance(rest[0], n.IfStmt):
             chain.append((rest[0].condition, rest[0].then_body))
             rest = rest[0].else_body
-        branches = []
+        branches, ends = [], []
         for _, body in chain + ([(None, rest)] if rest is not None else []):
             out, end = self._capture(fn, lambda body=body: self._body(body, fn, target, target, depth + 1, top))
-            if end != target:
-                out.append("    " * (depth + 1) + f"{target} = {end}")
             branches.append(out)
+            ends.append(end)
+        join = ends[0] if rest is not None and len(set(ends)) == 1 else target  # e.g. the same label everywhere
+        for out, end in zip(branches, ends):
+            if end != join:
+                out.append("    " * (depth + 1) + f"{join} = {end}")
         if not any(branches):
             return cur
         if cur != target:
@@ -349,14 +359,14 @@ class ModelEmitter:
             condition = self._expr(n.UnaryOp(stmt.condition.span, "not", stmt.condition), fn)
             self._emit(fn, seq("if ", condition, ":"), depth)
             fn.out.extend(branches[1])
-            return target
+            return join
         for i, (condition, _) in enumerate(chain):
             self._emit(fn, seq("if " if i == 0 else "elif ", self._expr(condition, fn), ":"), depth)
             fn.out.extend(branches[i] or [pad + "    pass"])
         if rest is not None and branches[-1]:
             fn.out.append(pad + "else:")
             fn.out.extend(branches[-1])
-        return target
+        return join
 
     def _residual(self, stmt: n.ResidualStmt, fn: _Fn, cur, target: str, depth: int, top: bool) -> str:
         shortcut = self._temporary(fn, "shortcut")
@@ -416,7 +426,7 @@ class ModelEmitter:
             given.add(arg_name)
             items.append(self._arg(arg.value, fn, c, arg_name, first_input))
         for arg in c.args:
-            if arg.name is not None:
+            if arg.name is not None and not (arg.name == "name" and name is not None):  # the label names it
                 given.add(arg.name)
                 items.append(seq(arg.name, "=", self._arg(arg.value, fn, c, arg.name, first_input)))
         for arg_spec in spec.all_args:
@@ -497,6 +507,10 @@ class ModelEmitter:
             return Bracket("(", items, ")", one_tuple=len(items) == 1), _ATOM
         if isinstance(expr, n.ListExpr):
             return Bracket("[", tuple(self._expr_prec(i, fn, calls)[0] for i in expr.items), "]"), _ATOM
+        if isinstance(expr, n.Call) and expr.func in FUNCTIONS and expr.receiver is None:
+            function = PYTHON_FUNCTIONS[expr.func]
+            self.needs_math = self.needs_math or function.startswith("math.")
+            return call(function, [self._expr_prec(a.value, fn, calls)[0] for a in expr.args]), _ATOM
         if isinstance(expr, n.Call):
             return (self._nested_layer(expr, fn) if calls is None else calls(expr)), _ATOM
         if isinstance(expr, n.UnaryOp):
@@ -509,12 +523,19 @@ class ModelEmitter:
             p = _PRECEDENCE[expr.op]
             left, lp = self._expr_prec(expr.left, fn, calls)
             right, rp = self._expr_prec(expr.right, fn, calls)
-            left_text, right_text = flat(left), flat(right)
-            if lp < p or (p == 4 and lp == 4):
-                left_text = f"({left_text})"
-            if rp <= p:
-                right_text = f"({right_text})"
-            return Text(f"{left_text} {expr.op} {right_text}"), p
+            priority = _SPLIT_PRIORITY[expr.op]
+
+            def chain(doc, wrap: bool) -> tuple[list, list]:
+                if wrap:
+                    return [Bracket("(", (doc,), ")")], []
+                if isinstance(doc, Ops) and _SPLIT_PRIORITY[doc.operators[0]] == priority:
+                    return list(doc.operands), list(doc.operators)
+                return [doc], []
+
+            left_operands, left_operators = chain(left, lp < p or (p == 4 and lp == 4))
+            right_operands, right_operators = chain(right, rp <= p)
+            return Ops(tuple(left_operands + right_operands),
+                       tuple(left_operators + [expr.op] + right_operators)), p
         raise EmitError(f"cannot write {type(expr).__name__}", getattr(expr, "span", None))
 
     def _literal(self, expr: n.Literal) -> str:
@@ -604,6 +625,14 @@ def emit_python(text: str, file: str, model: str | None = None, params: dict[str
     if ir is None:
         return None, diagnostics
     module, _ = parse(text, file)
+    if directives:  # the directives must check clean too
+        from netc.compiler.pipeline import analyze
+
+        spans = [d.span for d in module.definitions if d.kind in ("train", "search", "ensemble")]
+        found = [d for d in analyze(text, file).diagnostics if d.severity == dg.ERROR
+                 and any(s.line <= d.line <= s.end_line for s in spans)]
+        if found:
+            return None, found
     chosen, _ = select_model(module, model)
     try:
         emitter = ModelEmitter(module, chosen, graph, text, params)

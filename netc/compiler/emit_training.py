@@ -17,7 +17,7 @@ from typing import Any
 
 from netc.catalog import training as cat
 from netc.compiler import nodes as n
-from netc.compiler.evaluate import CallValue, EvalError, evaluate
+from netc.compiler.evaluate import CallValue, EvalError, evaluate, evaluate_call
 from netc.pyformat import Bracket, Text, call, flat, identifier, lines, literal, literal_doc, seq, string
 
 TRAIN_LOCALS = frozenset({"x", "y", "model", "history", "params", "extra_callbacks", "keras", "layers",
@@ -32,6 +32,7 @@ class _Function:
     """The lines of one function, each statement laid out as ruff would."""
 
     def __init__(self, header, docstring: str, more: str = ""):
+        docstring, more = _docstring_safe(docstring), _docstring_safe(more)
         self.out = lines(header)
         if more:
             self.out += [f'    """{docstring}', ""] + [f"    {line}" for line in more.split("\n")] + ['    """']
@@ -269,8 +270,8 @@ class DirectiveEmitter:
         suggestions = []
         grid: list = []
         for binding in (s for s in search.settings if s.is_binding):
-            py = names.get(binding.key, binding.key)
-            suggestion, values = self._suggestion(binding)
+            py = names.get(binding.key, binding.key)  # trial.params then fit train(**params)
+            suggestion, values = self._suggestion(binding, py)
             suggestions.append(seq(string(py), ": ", suggestion))
             grid.append(seq(string(py), ": ", values if values is not None else Text("[]")))
         fn = _Function(seq("def objective", Bracket("(", (Text("trial"),), ")"), ":"),
@@ -305,11 +306,14 @@ class DirectiveEmitter:
         fn.add("return study")
         self.sections.append(fn.text())
 
-    def _suggestion(self, binding: n.Setting):
+    def _suggestion(self, binding: n.Setting, py: str):
         """``trial.suggest_...(...)`` for one searched parameter, and its values for a grid."""
         expr = binding.values[0]
-        value = self._value(expr, {})
-        name = string(binding.key)
+        try:  # the call at the top of a binding is a distribution, even when it is named int
+            value = evaluate_call(expr, {}) if isinstance(expr, n.Call) else evaluate(expr, {})
+        except EvalError:
+            value = None
+        name = string(py)
         if not isinstance(value, CallValue):
             return Text(flat(self._expr(expr, {}))), None
         if value.func == "choice":
@@ -386,7 +390,8 @@ class DirectiveEmitter:
             fn.add("weights = softmax(found.x)")
         elif weights == "caruana":
             iterations = self._value(settings["iterations"].values[0], {}) if "iterations" in settings else 100
-            fn.add("counts = np.zeros(len(members))  # greedy selection with replacement (Caruana et al.)")
+            fn.add("# greedy selection with replacement (Caruana et al., 2004)")
+            fn.add("counts = np.zeros(len(members))")
             fn.add(f"for _ in range({literal(iterations)}):")
             fn.add(seq("best = ", call("min", [
                 "range(len(members))", "key=lambda i: score(blend(counts + np.eye(len(members))[i]))"])), 2)
@@ -497,6 +502,12 @@ class DirectiveEmitter:
 
     def _setting_text(self, settings, key: str) -> str:
         return flat(self._setting(settings[key]))
+
+
+def _docstring_safe(text: str) -> str:
+    """Spec text (a loader call, a member) made safe inside a triple-quoted docstring."""
+    text = text.replace("\\", "\\\\").replace('"""', "'''")
+    return text + " " if text.endswith('"') else text
 
 
 def _named(module: n.Module, kind: str, name: str):

@@ -7,8 +7,9 @@ the catalog later, in ``check``.
 """
 from __future__ import annotations
 
+from collections import ChainMap
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from netc import diagnostics as dg
 from netc.catalog import LAYERS
@@ -96,7 +97,8 @@ class Expander:
 
     # -- parameters
     def bind_model_params(self, model: n.ModelDef, overrides: dict[str, Any]) -> dict[str, Any]:
-        env: dict[str, Any] = {}
+        lazy = getattr(overrides, "lazy_names", ())  # a search's overrides: bound when first read
+        env: dict[str, Any] = LazyEnv() if lazy else {}
         declared = {p.name for p in model.params}
         for name in overrides:
             if name not in declared:
@@ -105,6 +107,9 @@ class Expander:
                             + (f"; did you mean '{guess}'?" if guess else ""), model.name_span,
                             "its parameters are: " + (", ".join(sorted(declared)) or "none"))
         for param in _first_of_each(model.params):
+            if param.name in lazy:
+                env.defer(param.name, lambda p=param: self._typed(p, overrides[p.name], p.span, "given"))
+                continue
             if param.name in overrides:
                 value = self._typed(param, overrides[param.name], param.span, "given", fallback=_BAD)
                 if value is not _BAD:
@@ -334,7 +339,7 @@ class Expander:
             self._error("NC004", f"repeat {count} exceeds netc's limit of {MAX_NODES:,} layers", stmt.count.span)
             raise _Stop
         for i in range(count):
-            env = frame.env if stmt.var is None else {**frame.env, stmt.var.name: i}
+            env = frame.env if stmt.var is None else _with_name(frame.env, stmt.var.name, i)
             saved_env, frame.env = frame.env, env
             try:
                 for inner in stmt.body:
@@ -497,6 +502,40 @@ class Expander:
 
     def _error(self, code: str, message: str, span: Span, hint: str | None = None, severity: str | None = None):
         self.diagnostics.append(dg.make(code, message, span, self.file, hint, severity))
+
+
+class LazyEnv(dict):
+    """Parameter bindings where some names are bound only when an expression first reads them.
+
+    A search samples its parameters this way (define-by-run): a parameter read
+    only inside an ``if`` branch that is not taken is never sampled. Only the
+    names bound so far are items of the dict; deferred names are ``in`` it.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deferred: dict[str, Callable[[], Any]] = {}
+
+    def defer(self, name: str, bind: Callable[[], Any]) -> None:
+        self.deferred[name] = bind
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or name in self.deferred
+
+    def __missing__(self, name: str) -> Any:
+        bind = self.deferred.pop(name)  # KeyError for a name that is neither bound nor deferred
+        value = self[name] = bind()
+        return value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self else default
+
+
+def _with_name(env: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
+    """``env`` plus one binding (a repeat's variable); a LazyEnv stays lazy behind it."""
+    if isinstance(env, LazyEnv) or isinstance(env, ChainMap):
+        return ChainMap({name: value}, env)
+    return {**env, name: value}
 
 
 class _Bad:

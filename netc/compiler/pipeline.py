@@ -42,15 +42,19 @@ def read_source(path: str | Path) -> tuple[str | None, Diagnostic | None]:
                              "check the path; specs are UTF-8 text files")
 
 
-def analyze(text: str, file: str = "<string>") -> Analysis:
-    """Parse and check every model and directive of a file with default parameters."""
-    module, diagnostics = parse(text, file)
+def analyze(text: str, file: str = "<string>", *, parser=None, expander=None) -> Analysis:
+    """Parse and check every model and directive of a file with default parameters.
+
+    ``parser`` and ``expander`` replace ``parse`` and ``expand_and_check`` (same
+    signatures, same results): the language server passes incremental ones.
+    """
+    module, diagnostics = (parser or parse)(text, file)
     analysis = Analysis(file, module, diagnostics)
     analysis.diagnostics += check_definitions(module)
     for model in module.of_kind("model"):
         if any(param.default is None for param in model.params):
             continue  # shapes need values: checked when compiled with them (names are checked above)
-        graph, found = expand_and_check(module, model, {})
+        graph, found = (expander or expand_and_check)(module, model, {})
         analysis.graphs[model.name] = graph
         analysis.diagnostics += found
     analysis.diagnostics += check_directives(module, analysis.graphs)
@@ -139,10 +143,10 @@ def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return sorted(unique, key=lambda d: (d.line, d.column))
 
 
-def safe_analyze(text: str, file: str) -> Analysis:
+def safe_analyze(text: str, file: str, **stages) -> Analysis:
     """``analyze`` that never raises: a bug in netc becomes an NC000 diagnostic, not a traceback."""
     try:
-        return analyze(text, file)
+        return analyze(text, file, **stages)
     except RecursionError:
         problem = dg.make("NC004", "the spec is nested too deeply for netc to check", Span.point(), file,
                           "flatten deeply nested expressions or blocks")

@@ -315,8 +315,8 @@ class IncrementalParser:
         start, end = old.offset(*start_pos), old.offset(*end_pos)
         region = new.text[start:end + delta]
         pad = _pad(start_pos, _BODY_HEAD)
-        if _CONTINUATION.match(_COMMENTS.sub("", region)):
-            return None  # it would continue the statement before the region
+        if _CONTINUATION.match(_COMMENTS.sub("", region)) or _open_comment(region):
+            return None  # it would continue the statement before it, or a comment would run past its end
         if pad is None or _nesting(region) + depth + 8 > MAX_TREE_DEPTH // 2:
             return None
         parsed, diagnostics = parse(pad + region + "\n}", self.file)
@@ -357,6 +357,8 @@ class IncrementalParser:
         start = old.offset(*_end(defs[i - 1].span)) if i > 0 else 0
         end = old.offset(*_start(defs[j + 1].span)) if j + 1 < len(defs) else len(old.text)
         region = new.text[start:end + delta]
+        if j + 1 < len(defs) and _open_comment(region):
+            return None
         # the parser (and its contextual lexer) must start the region in the state the previous definition
         # leaves it in: a dummy definition of the same kind stands in for it
         head = "" if i == 0 else ("block" if defs[i - 1].kind in ("model", "block") else defs[i - 1].kind) + " _ { }"
@@ -380,6 +382,11 @@ class IncrementalParser:
         shift = _Shift(end_old[0], end_old[1], end_new[0], end_new[1])
         after = defs[j + 1:] if shift.identity else shift.node(defs[j + 1:])
         return n.Module(self.base_module.file, defs[:i] + parsed.definitions + after), diagnostics
+
+
+def _open_comment(region: str) -> bool:
+    """Whether a comment may run on past the region's end (a '#' on its last line)."""
+    return "#" in region[region.rfind("\n") + 1:]
 
 
 def _nesting(text: str) -> int:
@@ -458,10 +465,19 @@ class _MemoExpander(Expander):
     def __init__(self, module: n.Module, file: str, memo: _Memo):
         super().__init__(module, file)
         self._memo = memo
+        self._env_keys: dict[int, tuple] = {}  # id(env) -> (env, its size, its key): environments are built once
+
+    def _env_key(self, env: dict):
+        known = self._env_keys.get(id(env))
+        if known is not None and known[0] is env and known[1] == len(env):
+            return known[2]
+        key = tuple((k, _freeze(v)) for k, v in env.items())
+        self._env_keys[id(env)] = (env, len(env), key)
+        return key
 
     def _eval_call(self, call, env):
         try:
-            key = ("call", id(call), tuple((k, _freeze(v)) for k, v in env.items()))
+            key = ("call", id(call), self._env_key(env))
         except _Unhashable:
             return super()._eval_call(call, env)
         hit = self._memo.get(key)

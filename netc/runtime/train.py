@@ -53,13 +53,18 @@ class Datasets:
 
 def train_file(path: str | Path, model: str | None = None, params: dict[str, Any] | None = None,
                epochs: int | None = None, out: str | Path | None = None,
-               on_epoch: Callable[[EpochReport], None] | None = None, runs_root: str | Path = "runs") -> TrainResult:
+               on_epoch: Callable[[EpochReport], None] | None = None, runs_root: str | Path = "runs", *,
+               callbacks: list | None = None, loader: Callable[[LoaderCall], Any] | None = None) -> TrainResult:
     """Train one model of a spec file by its train block and write its run folder.
 
     ``params`` bind model and train parameters by name; ``epochs`` overrides the
     block's; ``out`` is the run folder (default ``runs/<spec>/<timestamp>/``);
     ``on_epoch`` receives an EpochReport after each epoch. Raises SpecError
     (DataError for bad data) before anything is trained.
+
+    Hooks for a search (both optional, off by default): ``callbacks`` are extra
+    Keras callbacks run after the train block's; ``loader`` replaces the catalog's
+    loader (a LoaderCall -> loaders.Arrays), e.g. to reuse data across trials.
     """
     if epochs is not None and (not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1):
         raise ValueError(f"epochs must be a positive integer, not {epochs!r}")
@@ -67,24 +72,27 @@ def train_file(path: str | Path, model: str | None = None, params: dict[str, Any
     if problem:
         raise SpecError([problem])
     plan = plan_training(text, str(path), model, params, epochs)
-    data = load_datasets(plan)
+    data = load_datasets(plan, loader)
     folder = RunFolder.create(out if out is not None else default_run_dir(path, runs_root))
     try:
-        return _run(plan, data, folder, on_epoch)
+        return _run(plan, data, folder, on_epoch, list(callbacks or ()))
     except BaseException as e:
         folder.mark_failed(f"{type(e).__name__}: {e}")
         raise
 
 
-def load_datasets(plan: TrainPlan) -> Datasets:
+def load_datasets(plan: TrainPlan, loader: Callable[[LoaderCall], Any] | None = None) -> Datasets:
     """Every data set of the plan, loaded and fitted to the model, or the DataError of the first bad one."""
+    read = loader or load
+
     def one(call: LoaderCall | None):
-        return None if call is None else prepare(load(call), call, plan.ir, plan.loss)
+        return None if call is None else prepare(read(call), call, plan.ir, plan.loss)
 
     return Datasets(one(plan.data), one(plan.validation_data), one(plan.test_data))
 
 
-def _run(plan: TrainPlan, data: Datasets, folder: RunFolder, on_epoch) -> TrainResult:
+def _run(plan: TrainPlan, data: Datasets, folder: RunFolder, on_epoch, extra_callbacks: list | None = None
+         ) -> TrainResult:
     import keras
 
     started = time.perf_counter()
@@ -104,7 +112,7 @@ def _run(plan: TrainPlan, data: Datasets, folder: RunFolder, on_epoch) -> TrainR
         fit["class_weight"] = weights
     interrupted, test = False, None
     try:
-        model.fit(*data.train, callbacks=callbacks + [recorder], **fit)
+        model.fit(*data.train, callbacks=callbacks + [recorder] + list(extra_callbacks or ()), **fit)
         if data.test is not None:
             test = model.evaluate(*data.test, batch_size=plan.batch_size, verbose=0, return_dict=True)
     except KeyboardInterrupt:
