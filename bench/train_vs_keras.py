@@ -124,6 +124,10 @@ def main() -> None:
         f"Wall-time ratio netc / Keras: **{median['netc'] / median['keras']:.3f}** on medians, "
         f"{wall['netc'][0] / wall['keras'][0]:.3f} on minima; CPU-time ratio {cpu['netc'] / cpu['keras']:.3f} "
         "(target <= 1.05).",
+        "",
+        f"Run-to-run spread of one program (max/min - 1): Keras {wall['keras'][-1] / wall['keras'][0] - 1:.0%}, "
+        f"netc {wall['netc'][-1] / wall['netc'][0] - 1:.0%}. Same seed, same operations: the test accuracies are "
+        "expected to match run for run.",
     ])
     print(body)
     write_section("netc train vs hand-written Keras (MNIST-1D)", body)

@@ -16,7 +16,7 @@ from netc.diagnostics import Diagnostic, SpecError, Span  # noqa: F401
 
 __version__ = "0.1.0"
 __all__ = ["Diagnostic", "SpecError", "check_file", "check_string", "compile_file", "compile_string",
-           "ir_file", "ir_string", "train_file"]
+           "ir_file", "ir_string", "train_file", "ensemble_file", "load_ensemble", "run_file"]
 
 
 def check_string(text: str, path: str = "<string>") -> list[Diagnostic]:
@@ -79,3 +79,33 @@ def train_file(path: str | Path, model: str | None = None, *, epochs: int | None
     from netc.runtime.train import train_file as run
 
     return run(path, model, params, epochs=epochs, out=out, on_epoch=on_epoch)
+
+
+def ensemble_file(path: str | Path, name: str | None = None, *, epochs: int | None = None, trials: int | None = None,
+                  quick: bool = False, out: str | Path | None = None, runs_root: str | Path = "runs",
+                  fresh: bool = False, log=None, on_epoch=None):
+    """Train an ensemble directive's members, fit their weights, write its run folder; returns an EnsembleResult.
+
+    The result has ``ensemble`` (``.predict(x)``), ``report`` (ensemble.json: members, weights, metrics,
+    diversity) and ``run_dir``. A finished run of the same spec and settings is reused unless ``fresh``.
+    """
+    from netc.runtime.ensemble import ensemble_file as run
+
+    return run(path, name, epochs=epochs, trials=trials, quick=quick, out=out, runs_root=runs_root, fresh=fresh,
+               log=log, on_epoch=on_epoch)
+
+
+def load_ensemble(path: str | Path):
+    """The ensemble saved in a run folder (``netc ensemble`` or ``netc run``): ``load_ensemble(dir).predict(x)``."""
+    from netc.runtime.ensemble import load_ensemble as load
+
+    return load(path)
+
+
+def run_file(path: str | Path, *, quick: bool = False, runs_root: str | Path = "runs", epochs: int | None = None,
+             trials: int | None = None, fresh: bool = False, log=None, on_epoch=None):
+    """The main job (``netc run``): every train, search and ensemble directive of a file, resuming finished work."""
+    from netc.runtime.main_job import run_file as run
+
+    return run(path, quick=quick, runs_root=runs_root, epochs=epochs, trials=trials, fresh=fresh, log=log,
+               on_epoch=on_epoch)

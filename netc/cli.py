@@ -180,6 +180,76 @@ def cmd_train(args) -> int:
     return 130 if result.interrupted else EXIT_OK
 
 
+def _console():
+    from rich.console import Console
+
+    return Console(width=max(110, Console().width))
+
+
+def _quick(args) -> bool:
+    from netc.runtime.ensemble import quick_from_env
+
+    return quick_from_env(args.quick) and not args.full
+
+
+def _positive(args, *names: str) -> None:
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name} takes a positive integer, but received {value}")
+
+
+def cmd_ensemble(args) -> int:
+    """Train an ensemble's members, fit the weights, write the run folder and print the table."""
+    from netc.compiler.pipeline import read_source
+    from netc.runtime.ensemble import ensemble_file, ensemble_table
+    from netc.runtime.progress import display_for
+
+    if not Path(args.path).exists():
+        raise UsageError(f"no such file: {args.path}")
+    _positive(args, "epochs", "trials")
+    try:
+        with display_for(sys.stderr, f"ensemble {Path(args.path).name}") as display:
+            result = ensemble_file(args.path, args.name, epochs=args.epochs, trials=args.trials, quick=_quick(args),
+                                   out=args.out, fresh=args.fresh, log=lambda m: print(m, file=sys.stderr,
+                                                                                       flush=True),
+                                   on_epoch=display)
+    except dg.SpecError as e:
+        return _fail(e.diagnostics, read_source(args.path)[0], args.path)
+    except FileExistsError as e:
+        raise UsageError(f"--out: {e}") from None
+    _console().print(ensemble_table(result.report))
+    print(f"run folder: {result.run_dir}")
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    """The main job: every train, search and ensemble directive of a file, then the closing table."""
+    from netc.compiler.pipeline import read_source
+    from netc.runtime.ensemble import ensemble_table
+    from netc.runtime.main_job import jobs_table, run_file, summary_table
+    from netc.runtime.progress import display_for
+
+    if not Path(args.path).exists():
+        raise UsageError(f"no such file: {args.path}")
+    _positive(args, "epochs", "trials")
+    quick = _quick(args)
+    try:
+        with display_for(sys.stderr, f"run {Path(args.path).name}") as display:
+            result = run_file(args.path, quick=quick, epochs=args.epochs, trials=args.trials, fresh=args.fresh,
+                              log=lambda m: print(m, file=sys.stderr, flush=True), on_epoch=display)
+    except dg.SpecError as e:
+        return _fail(e.diagnostics, read_source(args.path)[0], args.path)
+    console = _console()
+    for job in result.ensembles:
+        console.print(ensemble_table(job.result.report))
+    if result.jobs:
+        console.print(jobs_table(result))
+        console.print(summary_table(result))
+    print(f"{'quick run' if quick else 'run'} finished in {result.seconds:.0f}s")
+    return EXIT_OK
+
+
 def _ruff_format(code: str) -> str:
     """``code`` through ``ruff format`` when ruff is installed (netc's output is already laid out that way)."""
     import shutil
@@ -315,6 +385,16 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
                         help="override a model parameter (repeatable)")
 
 
+def _job_args(parser: argparse.ArgumentParser) -> None:
+    """The options of ``netc ensemble`` and ``netc run``."""
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny budgets (2 epochs, 2 trials, small trees and data); also when CI=true")
+    parser.add_argument("--full", action="store_true", help="full budgets even when CI=true")
+    parser.add_argument("--epochs", type=int, metavar="N", help="override every network's epochs")
+    parser.add_argument("--trials", type=int, metavar="N", help="override every search's trials")
+    parser.add_argument("--fresh", action="store_true", help="run finished jobs again instead of reusing them")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netc", description="Check, summarize and compile .net neural-network "
                                                                "specs into Keras models.")
@@ -345,6 +425,18 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, metavar="N", help="override the train block's epochs")
     p.add_argument("--out", metavar="DIR", help="the run folder (default: runs/<spec>/<timestamp>/)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("ensemble", help="train an ensemble's members and fit their weights; writes a run folder")
+    p.add_argument("path", help="a .net spec file")
+    p.add_argument("--name", help="the ensemble to run when the file has several")
+    _job_args(p)
+    p.add_argument("--out", metavar="DIR", help="the run folder (default: runs/<spec>/ensemble-<Name>/)")
+    p.set_defaults(func=cmd_ensemble)
+
+    p = sub.add_parser("run", help="the main job: every train, search and ensemble directive, in order")
+    p.add_argument("path", help="a .net spec file")
+    _job_args(p)
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("emit", help="write the model as readable Keras Python (a self-contained module)")
     _model_args(p)

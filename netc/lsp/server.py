@@ -294,7 +294,9 @@ def stats(ls: NetcLanguageServer, params: Any) -> dict:
         "rss_bytes": _rss_bytes(),
         "full_parses": sum(d.analyzer.parser.full_parses for d in ls.documents.values()),
         "partial_parses": sum(d.analyzer.parser.partial_parses for d in ls.documents.values()),
-        "published": {uri: [v for v, _ in d.published] for uri, d in ls.documents.items()},
+        # (uri, versions published) pairs: a list, as URIs make poor JSON-object keys for some clients
+        "published": [[uri, [v for v, _ in d.published]] for uri, d in ls.documents.items()],
+        "latency_ms": [[uri, [round(s * 1000, 3) for _, s in d.published]] for uri, d in ls.documents.items()],
     }
 
 

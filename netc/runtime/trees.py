@@ -12,6 +12,7 @@ never from a string of the spec.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ def make_tree(name: str, kwargs: dict[str, Any], classify: bool, seed: int | Non
         if name == "RandomForest":
             from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-            return (RandomForestClassifier if classify else RandomForestRegressor)(n_jobs=-1, **kwargs)
+            return (RandomForestClassifier if classify else RandomForestRegressor)(**kwargs)
         if name == "LightGBM":
             from lightgbm import LGBMClassifier, LGBMRegressor
 
@@ -97,18 +98,27 @@ def flat(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32).reshape(len(x), -1)
 
 
+def _threads():
+    """Half the cores for the trees' OpenMP pools: with Keras's threads beside them, more only spin and wait."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(max(1, (os.cpu_count() or 2) // 2))
+
+
 def fit_tree(estimator, x: np.ndarray, y: np.ndarray):
-    estimator.fit(flat(x), y)
+    with _threads():
+        estimator.fit(flat(x), y)
     return estimator
 
 
 def tree_predict(estimator, x: np.ndarray, classify: bool, num_classes: int | None) -> np.ndarray:
     """Class probabilities over every class (columns the tree never saw are 0), or predicted values."""
     x = flat(x)
+    with _threads():
+        raw = estimator.predict_proba(x) if classify else estimator.predict(x)
     if not classify:
-        values = np.asarray(estimator.predict(x), dtype=np.float64)
-        return values.reshape(len(x), -1)
-    proba = np.asarray(estimator.predict_proba(x), dtype=np.float64)
+        return np.asarray(raw, dtype=np.float64).reshape(len(x), -1)
+    proba = np.asarray(raw, dtype=np.float64)
     classes = np.asarray(estimator.classes_).astype(np.int64)
     width = max(num_classes or 0, int(classes.max()) + 1)
     out = np.zeros((len(x), width))

@@ -107,7 +107,7 @@ def open_storage(url: str, heartbeat: bool = False):
     extra: dict[str, Any] = {}
     if heartbeat:
         extra = {"heartbeat_interval": HEARTBEAT_S, "grace_period": GRACE_S,
-                 "failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=MAX_RETRIES)}
+                 "heartbeat_stale_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=MAX_RETRIES)}
     return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **extra)
 
 
