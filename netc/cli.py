@@ -250,6 +250,92 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
+def cmd_search(args) -> int:
+    """Run (or resume) a model's search directive: a live table of trials, then the best ones."""
+    from netc.compiler.pipeline import read_source
+    from netc.runtime.search.run import display_for, search_file
+    from netc.runtime.search.store import SearchError
+
+    if not Path(args.path).exists():
+        raise UsageError(f"no such file: {args.path}")
+    _positive(args, "epochs", "trials", "workers")
+    try:
+        with display_for(sys.stderr) as display:
+            result = search_file(args.path, args.model, trials=args.trials, epochs=args.epochs, workers=args.workers,
+                                 storage=args.storage, study=args.study, out=args.out, quick=args.quick,
+                                 display=display)
+    except dg.SpecError as e:
+        return _fail(e.diagnostics, read_source(args.path)[0], args.path)
+    except SearchError as e:
+        if e.result is not None:
+            _search_summary(e.result, args.storage)
+        print(f"netc search: {e}", file=sys.stderr)
+        return EXIT_ERRORS
+    _search_summary(result, args.storage)
+    if result.interrupted:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+    return 130 if result.interrupted else EXIT_OK
+
+
+def _search_summary(result, storage: str | None) -> None:
+    import optuna
+
+    from netc.runtime.search.report import best_table
+    from netc.runtime.search.store import default_storage, open_storage
+
+    if result.best_value is not None:
+        study = optuna.load_study(study_name=result.study_name,
+                                  storage=open_storage(storage or default_storage(Path(result.run_dir))))
+        _console().print(best_table(study, result.objective))
+    print(f"{result.completed}/{result.budget} trials done ({result.pruned} pruned), {result.failed} failed")
+    if result.best_value is not None:
+        print(f"best {result.objective}: {result.best_value:.4g} (trial {result.best_trial})")
+    print(f"run folder: {result.run_dir}")
+
+
+def cmd_worker(args) -> int:
+    """Join a search's study (in a shared storage) and run its trials on this machine."""
+    import os
+
+    from netc.compiler.pipeline import read_source
+    from netc.runtime.search.run import default_search_dir
+    from netc.runtime.search.space import load_search
+    from netc.runtime.search.store import STORAGE_ENV, SearchError
+    from netc.runtime.search.worker import run_worker
+
+    if not Path(args.path).exists():
+        raise UsageError(f"no such file: {args.path}")
+    storage = args.storage or os.environ.get(STORAGE_ENV)
+    if not storage:
+        raise UsageError(f"--storage URL is required (or set {STORAGE_ENV})")
+    try:
+        spec = load_search(args.path, args.model)
+        run_dir = Path(args.out) if args.out else default_search_dir(args.path, spec.model.name)
+        reason = run_worker(args.path, spec.model.name, storage, args.study, run_dir)
+    except dg.SpecError as e:
+        return _fail(e.diagnostics, read_source(args.path)[0], args.path)
+    except (SearchError, KeyError) as e:
+        print(f"netc worker: {e}", file=sys.stderr)
+        return EXIT_ERRORS
+    print(f"worker stopped: {reason}", file=sys.stderr)
+    return 130 if reason == "interrupted" else (EXIT_ERRORS if reason.startswith("stopped") else EXIT_OK)
+
+
+def cmd_report(args) -> int:
+    """Write a search's results.csv, best model and plots again, and print its best trials."""
+    from netc.runtime.search.report import render_report
+    from netc.runtime.search.store import SearchError
+
+    if not Path(args.run_dir).is_dir():
+        raise UsageError(f"no such folder: {args.run_dir}")
+    try:
+        render_report(args.run_dir, storage=args.storage, console=_console())
+    except SearchError as e:
+        print(f"netc report: {e}", file=sys.stderr)
+        return EXIT_ERRORS
+    return EXIT_OK
+
+
 def _ruff_format(code: str) -> str:
     """``code`` through ``ruff format`` when ruff is installed (netc's output is already laid out that way)."""
     import shutil
@@ -437,6 +523,34 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="a .net spec file")
     _job_args(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("search", help="run a model's search directive as an Optuna study (resumes its run folder)")
+    p.add_argument("path", help="a .net spec file")
+    p.add_argument("--model", help="the model whose search to run when the file has several")
+    p.add_argument("--trials", type=int, metavar="N", help="the budget: completed trials, across resumes")
+    p.add_argument("--epochs", type=int, metavar="N", help="override the train block's epochs")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes on this machine (default: the "
+                                                            "directive's 'workers', else 1)")
+    p.add_argument("--storage", metavar="URL", help="the study's database, e.g. postgresql://user:pw@host/db "
+                                                    "(default: SQLite in the run folder)")
+    p.add_argument("--study", metavar="NAME", help="the study's name (default: <spec>-<Model>)")
+    p.add_argument("--out", metavar="DIR", help="the run folder (default: runs/<spec>/search-<Model>/)")
+    p.add_argument("--quick", action="store_true", help="a smoke test: 3 trials, 2 epochs, 800 samples")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("worker", help="join a search's study from this machine (shared --storage)")
+    p.add_argument("path", help="the .net spec file of the search")
+    p.add_argument("--model", help="the model whose search to join when the file has several")
+    p.add_argument("--storage", metavar="URL", help="the study's database (or NETC_SEARCH_STORAGE)")
+    p.add_argument("--study", metavar="NAME", required=True, help="the study's name")
+    p.add_argument("--out", metavar="DIR", help="where this machine keeps its trials "
+                                                "(default: runs/<spec>/search-<Model>/)")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("report", help="a search's results.csv, best model and plots, again; prints its best trials")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="the search's run folder")
+    p.add_argument("--storage", metavar="URL", help="the study's database, when it is not the folder's study.db")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("emit", help="write the model as readable Keras Python (a self-contained module)")
     _model_args(p)

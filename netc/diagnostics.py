@@ -80,6 +80,7 @@ CODES: dict[str, tuple[str, str]] = {
     "NC206": (ERROR, "A statement is used where it has no meaning, like a layer before any input."),
     "NC207": (ERROR, "A setting of a train, search or ensemble directive is missing, unknown or malformed."),
     "NC208": (ERROR, "An ensemble's members cannot share data: their train blocks name different data, or none has any."),
+    "NC209": (ERROR, "A tree member of an ensemble needs a package that is not installed (scikit-learn, LightGBM, XGBoost)."),
     # NC3xx: shapes and axes
     "NC301": (ERROR, "The inputs of a merge layer have shapes that cannot be combined."),
     "NC302": (ERROR, "A layer's output would have a dimension of zero or less."),

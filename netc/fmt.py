@@ -185,7 +185,7 @@ class _Formatter:
             previous = None
             for setting in settings:
                 if previous is not None and (setting.data != "search_binding" or previous.data != "search_binding"
-                                             or self._gap(previous.meta.end_line, setting.meta.line)):
+                                             or self._gap(previous, setting)):
                     self._group += 1
                 self.setting(setting, 1)
                 previous = setting
@@ -463,12 +463,19 @@ class _Formatter:
         return self.text.count("\n", 0, pos) + 1
 
     def _comments_between(self, first: int, last: int) -> bool:
-        """Whether a comment lies inside braces on lines ``first`` to ``last`` (none can on one line)."""
-        return first != last and any(first <= c.line <= last for c in self.comments)
+        """Whether a comment lies inside braces on lines ``first`` to ``last``.
 
-    def _gap(self, after: int, before: int) -> bool:
-        """Whether a blank line or a comment lies between two source lines."""
-        if any(after < c.line < before for c in self.comments):
+        A comment on the closing brace's line comes after the brace (it runs to the end of the line).
+        """
+        return any(first <= c.line < last for c in self.comments)
+
+    def _gap(self, previous: Tree, current: Tree) -> bool:
+        """Whether a blank line or an own-line comment will stand between two settings in the output.
+
+        A comment inside ``current`` (not on its last line) moves above it, so it counts too.
+        """
+        after, before = previous.meta.end_line, current.meta.line
+        if any(after < c.line < current.meta.end_line for c in self.comments):
             return True
         return any(not self.src_lines[i - 1].strip() for i in range(after + 1, before) if i - 1 < len(self.src_lines))
 

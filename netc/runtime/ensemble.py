@@ -74,9 +74,16 @@ class EnsembleResult:
 
     name: str
     run_dir: Path
-    ensemble: "Ensemble"
     report: dict
     resumed: bool = False
+    _ensemble: "Ensemble | None" = None
+
+    @property
+    def ensemble(self) -> "Ensemble":
+        """The fitted ensemble, loaded from the run folder on first use (that imports Keras)."""
+        if self._ensemble is None:
+            self._ensemble = Ensemble.load(self.run_dir)
+        return self._ensemble
 
     @property
     def weights(self) -> list[float]:
@@ -110,6 +117,7 @@ def ensemble_file(path: str | Path, name: str | None = None, *, epochs: int | No
     if problem:
         raise SpecError([problem])
     plan = plan_ensemble(text, str(path), name)
+    _check_tree_packages(plan)
     if quick and epochs is None:
         epochs = QUICK_EPOCHS
     if quick and trials is None:
@@ -121,11 +129,24 @@ def ensemble_file(path: str | Path, name: str | None = None, *, epochs: int | No
         done = find_complete(final, key, explicit=out is not None)
         if done is not None:
             log(f"ensemble {plan.name}: finished earlier in {done}; reusing it (--fresh trains it again)")
-            return EnsembleResult(plan.name, done, Ensemble.load(done), _read_report(done), resumed=True)
+            return EnsembleResult(plan.name, done, _read_report(done), resumed=True)
     if out is not None and final.exists() and (not final.is_dir() or any(final.iterdir())):
         raise FileExistsError(f"{final} already exists and is not empty")
     job = _Job(plan, Path(path), settings, key, Path(runs_root), log, on_epoch)
     return job.run(final)
+
+
+def _check_tree_packages(plan: EnsemblePlan) -> None:
+    """Every tree member's package is installed, or a diagnostic at the member before anything trains."""
+    from netc import diagnostics as dg
+    from netc.runtime import trees
+
+    missing = [m for m in plan.members if m.kind == "tree" and not trees.available(m.name)]
+    if missing:
+        raise SpecError([dg.make("NC209", f"ensemble member {m.name} needs {trees.package(m.name)}, which is not "
+                                          "installed", m.span, plan.spec_file,
+                                 f"pip install {trees.package(m.name)}" if m.name in ("LightGBM", "XGBoost")
+                                 else 'pip install -e ".[trees]"') for m in missing])
 
 
 def _job_key(plan: EnsemblePlan, settings: dict) -> str:
@@ -182,7 +203,7 @@ class _Job:
             raise
         (partial / MARKER).unlink()
         run_dir = _finish(partial, final)
-        return EnsembleResult(self.plan.name, run_dir, Ensemble.load(run_dir), _read_report(run_dir))
+        return EnsembleResult(self.plan.name, run_dir, _read_report(run_dir))
 
     def _open_partial(self, partial: Path) -> None:
         """Reuse a partial folder of the same job (its finished members), else start it afresh."""
@@ -670,47 +691,52 @@ def plot_ensemble(report: dict, path: Path) -> None:
     from matplotlib.figure import Figure
 
     members = report["members"]
-    labels = [m["label"] for m in members]
+    labels = [f"{i + 1} {m['label'][:32]}" for i, m in enumerate(members)]
+    numbers = [str(i + 1) for i in range(len(members))]
     classify = report["task"] == "classification"
     key = "error" if classify else "loss"
     panels = 3 if classify and len(members) > 1 else 2
-    figure = Figure(figsize=(5.0 * panels, 4.2))
+    height = 3.0 + 0.25 * len(members)
+    figure = Figure(figsize=(4.2 * panels + 2.0, height))
     FigureCanvasAgg(figure)
+    grid = figure.add_gridspec(1, panels, left=2.4 / (4.2 * panels + 2.0), right=0.97, bottom=0.14, top=0.84,
+                               wspace=0.3)
     positions = np.arange(len(members))
 
-    axes = figure.add_subplot(1, panels, 1)
+    axes = figure.add_subplot(grid[0, 0])
     axes.barh(positions, report["weights"], color="tab:blue")
+    for y, w in zip(positions, report["weights"]):
+        axes.annotate(f"{w:.2f}", (w, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
     axes.set_yticks(positions, labels, fontsize=8)
     axes.invert_yaxis()
+    axes.set_xlim(0, max(1e-9, max(report["weights"])) * 1.25)
     axes.set_xlabel("weight")
-    axes.set_title(f"weights ({report['fit']['method']})")
+    axes.set_title(f"weights ({report['fit']['method']})", fontsize=10)
     axes.grid(alpha=0.3, axis="x")
 
-    axes = figure.add_subplot(1, panels, 2)
-    names = labels + ["ensemble"]
+    axes = figure.add_subplot(grid[0, 1])
     val = [m["validation"][key] for m in members] + [report["metrics"]["validation"][key]]
     test = [(m["test"] or {}).get(key, np.nan) for m in members] + [(report["metrics"]["test"] or {}).get(key, np.nan)]
-    at = np.arange(len(names))
+    at = np.arange(len(members) + 1)
     axes.barh(at - 0.2, val, height=0.4, label="validation", color="tab:orange")
     axes.barh(at + 0.2, test, height=0.4, label="test", color="tab:green")
-    axes.set_yticks(at, names, fontsize=8)
+    axes.set_yticks(at, numbers + ["ens."], fontsize=8)
     axes.invert_yaxis()
     axes.set_xlabel("error rate" if classify else "MSE")
-    axes.set_title("each member alone, and the ensemble")
-    axes.legend(fontsize=8)
+    axes.set_title("each member alone, and the ensemble", fontsize=10)
+    axes.legend(fontsize=7, loc="lower right")
     axes.grid(alpha=0.3, axis="x")
 
     if panels == 3:
-        axes = figure.add_subplot(1, panels, 3)
+        axes = figure.add_subplot(grid[0, 2])
         matrix = np.zeros((len(members), len(members)))
         for pair in report["diversity"]["validation"]:
-            i, j = labels.index(pair["a"]), labels.index(pair["b"])
+            i, j = [m["label"] for m in members].index(pair["a"]), [m["label"] for m in members].index(pair["b"])
             matrix[i, j] = matrix[j, i] = pair["disagreement"]
-        image = axes.imshow(matrix, cmap="viridis")
-        axes.set_xticks(positions, [str(i + 1) for i in positions], fontsize=8)
-        axes.set_yticks(positions, [f"{i + 1} {l[:18]}" for i, l in enumerate(labels)], fontsize=8)
-        axes.set_title("disagreement on validation")
+        image = axes.imshow(matrix, cmap="viridis", vmin=0)
+        axes.set_xticks(positions, numbers, fontsize=8)
+        axes.set_yticks(positions, numbers, fontsize=8)
+        axes.set_title("pairwise disagreement (validation)", fontsize=10)
         figure.colorbar(image, ax=axes, fraction=0.046)
-    figure.suptitle(f"ensemble {report['ensemble']}")
-    figure.subplots_adjust(left=0.16, right=0.97, bottom=0.13, top=0.86, wspace=0.55)
+    figure.suptitle(f"ensemble {report['ensemble']}", fontsize=12)
     figure.savefig(path, dpi=100)

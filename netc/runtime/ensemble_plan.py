@@ -34,6 +34,7 @@ class Member:
     text: str                  # as written in the spec, for tables
     params: dict[str, Any] = field(default_factory=dict)   # network: parameters; tree: its arguments
     k: int = 0                 # top(k)
+    span: Span | None = None   # the member in the spec
 
 
 @dataclass
@@ -148,11 +149,11 @@ def _member(expr: n.Expr, file: str) -> Member:
         raise SpecError([e.diagnostic(file)]) from None
     text = _text(value)
     if value.receiver is not None:
-        return Member("top", value.receiver, text, {}, int(value.args[0].value))
+        return Member("top", value.receiver, text, {}, int(value.args[0].value), value.span)
     if value.func in cat.TREES:
         binding = bind_arguments(cat.TREES[value.func], value, _ignore)
-        return Member("tree", value.func, text, dict(binding.values))
-    return Member("network", value.func, text, {a.name: a.value for a in value.args})
+        return Member("tree", value.func, text, dict(binding.values), span=value.span)
+    return Member("network", value.func, text, {a.name: a.value for a in value.args}, span=value.span)
 
 
 def _text(value: CallValue) -> str:

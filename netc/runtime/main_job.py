@@ -104,33 +104,41 @@ def run_file(path: str | Path, *, quick: bool = False, runs_root: str | Path = "
         epochs = epochs if epochs is not None else QUICK_EPOCHS
         trials = trials if trials is not None else QUICK_TRIALS
     root = job_root(runs_root, quick) / Path(path).stem
-    searched = {s.name for s in module.of_kind("search")}
     result = RunResult(str(path), quick)
     settings = {"epochs": epochs, "trials": trials, "quick": quick}
     jobs = _Jobs(root)
-    for train in module.of_kind("train"):
-        if train.name in searched:
-            log(f"train {train.name}: trained by the trials of search {train.name}")
-            continue
-        key = _key(fingerprint(text, module, [train.name]), settings)
-        result.jobs.append(_train_job(path, train.name, key, root, jobs, epochs, fresh, log, on_epoch))
-    for search in module.of_kind("search"):
-        key = _key(fingerprint(text, module, [search.name, f"search:{search.name}"]), settings)
-        result.jobs.append(_search_job(path, search.name, key, root, jobs, epochs, trials, quick, runs_root, fresh,
-                                       log))
-    for ensemble in module.of_kind("ensemble"):
-        log(f"ensemble {ensemble.name}: starting")
-        begun = time.perf_counter()
-        done = ensemble_file(path, ensemble.name, epochs=epochs, trials=trials, quick=quick, runs_root=runs_root,
-                             fresh=fresh, log=log, on_epoch=on_epoch)
-        metrics = done.report["metrics"]
-        result.jobs.append(JobOutcome("ensemble", ensemble.name, done.run_dir, done.resumed,
-                                      time.perf_counter() - begun, metrics["validation"], metrics["test"],
-                                      f"{len(done.report['members'])} members", done))
+    for kind, name in plan_jobs(module):
+        if kind == "train":
+            key = _key(fingerprint(text, module, [name]), settings)
+            result.jobs.append(_train_job(path, name, key, root, jobs, epochs, fresh, log, on_epoch))
+        elif kind == "search":
+            key = _key(fingerprint(text, module, [name, f"search:{name}"]), settings)
+            result.jobs.append(_search_job(path, name, key, root, jobs, epochs, trials, quick, runs_root, fresh, log))
+        else:
+            log(f"ensemble {name}: starting")
+            begun = time.perf_counter()
+            done = ensemble_file(path, name, epochs=epochs, trials=trials, quick=quick, runs_root=runs_root,
+                                 fresh=fresh, log=log, on_epoch=on_epoch)
+            metrics = done.report["metrics"]
+            result.jobs.append(JobOutcome("ensemble", name, done.run_dir, done.resumed, time.perf_counter() - begun,
+                                          metrics["validation"], metrics["test"],
+                                          f"{len(done.report['members'])} members", done))
     if not result.jobs:
         log(f"{path} has no train, search or ensemble directive: nothing to run")
     result.seconds = time.perf_counter() - started
     return result
+
+
+def plan_jobs(module) -> list[tuple[str, str]]:
+    """(kind, name) of every job, in the order they run: train blocks, searches, ensembles.
+
+    A train block whose model a search targets is left out: the search's trials run it.
+    Ensembles come last because their ``Model.top(k)`` members need the searches.
+    """
+    searched = {s.name for s in module.of_kind("search")}
+    return ([("train", t.name) for t in module.of_kind("train") if t.name not in searched]
+            + [("search", s.name) for s in module.of_kind("search")]
+            + [("ensemble", e.name) for e in module.of_kind("ensemble")])
 
 
 def _key(definitions: str, settings: dict) -> str:

@@ -61,7 +61,8 @@ def available(name: str) -> bool:
     return True
 
 
-def _package(name: str) -> str:
+def package(name: str) -> str:
+    """The package a tree member needs."""
     return {"LightGBM": "lightgbm", "XGBoost": "xgboost"}.get(name, "scikit-learn")
 
 
@@ -90,8 +91,8 @@ def make_tree(name: str, kwargs: dict[str, Any], classify: bool, seed: int | Non
         return (XGBClassifier if classify else XGBRegressor)(**kwargs)
     except ImportError:
         raise ImportError(
-            f"ensemble member {name} needs {_package(name)}: pip install -e \".[trees]\""
-            + (f" {_package(name)}" if name in ("LightGBM", "XGBoost") else "")) from None
+            f"ensemble member {name} needs {package(name)}: pip install -e \".[trees]\""
+            + (f" {package(name)}" if name in ("LightGBM", "XGBoost") else "")) from None
 
 
 def flat(x: np.ndarray) -> np.ndarray:

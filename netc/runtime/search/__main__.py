@@ -23,12 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.role == "trial":
         from netc.runtime.search.trial import main as trial_main
 
-        return trial_main(args.spec, args.model, args.study, args.run_dir)
+        code = trial_main(args.spec, args.model, args.study, args.run_dir)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # the lifeline thread still reads standard input: leave without finalizing it
     from netc.runtime.search.worker import run_worker
 
     reason = run_worker(args.spec, args.model, os.environ[store.STORAGE_ENV], args.study, args.run_dir, lifeline=True)
     print(f"worker stopped: {reason}", file=sys.stderr)
-    return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # the lifeline thread still reads standard input: leave without finalizing it
 
 
 if __name__ == "__main__":

@@ -97,6 +97,7 @@ def open_storage(url: str, heartbeat: bool = False):
     import optuna
 
     quiet()
+    url = with_driver(url)
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,8 +108,28 @@ def open_storage(url: str, heartbeat: bool = False):
     extra: dict[str, Any] = {}
     if heartbeat:
         extra = {"heartbeat_interval": HEARTBEAT_S, "grace_period": GRACE_S,
-                 "heartbeat_stale_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=MAX_RETRIES)}
+                 "heartbeat_stale_trial_callback": retry_callback()}
     return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **extra)
+
+
+def with_driver(url: str) -> str:
+    """``postgresql://`` means psycopg 3 to SQLAlchemy 2.1 but psycopg2 to 2.0: name the installed one."""
+    from importlib.util import find_spec
+
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("postgresql", "postgres"):
+        driver = "psycopg" if find_spec("psycopg") is not None else "psycopg2"
+        return f"postgresql+{driver}://{rest}"
+    return url
+
+
+def retry_callback():
+    """Optuna's callback that enqueues a failed trial again with the same parameters (renamed in Optuna 4.9)."""
+    import optuna
+
+    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or \
+        optuna.storages.RetryFailedTrialCallback
+    return retry(max_retry=MAX_RETRIES)
 
 
 def _sqlite_wal(path: Path) -> None:
@@ -193,12 +214,12 @@ def fail_orphans(study) -> int:
         if where != host or not pid.isdigit() or _alive(int(pid)):
             continue
         try:
+            storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
             if not storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-        storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
-        optuna.storages.RetryFailedTrialCallback(max_retry=MAX_RETRIES)(study, storage.get_trial(trial._trial_id))
+            continue  # it finished meanwhile, or another worker failed it first
+        retry_callback()(study, storage.get_trial(trial._trial_id))
         failed += 1
     return failed
 

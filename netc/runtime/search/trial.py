@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import os
+import queue
 import shutil
 import signal
 import sys
@@ -73,21 +74,37 @@ def caching_loader(cache_dir: Path, max_samples: int | None):
     return read
 
 
-def _lifeline() -> None:
-    """End this process when standard input closes: the worker that started it is gone."""
-    def watch() -> None:
+class Lifeline:
+    """Standard input from the parent process: its lines are messages, its end is the parent's death.
+
+    A thread reads it from the start; when it closes (the parent exited or was
+    killed, even by SIGKILL) this process ends at once.
+    """
+
+    def __init__(self):
+        self.lines: queue.Queue[str] = queue.Queue()
+
+    def start(self) -> "Lifeline":
+        threading.Thread(target=self._watch, daemon=True, name="netc-lifeline").start()
+        return self
+
+    def _watch(self) -> None:
         try:
-            while sys.stdin.buffer.read(4096):
-                pass
+            for line in sys.stdin:
+                self.lines.put(line)
         except (OSError, ValueError):
             pass
+        sys.stdout.flush()
+        sys.stderr.flush()
         os._exit(3)
 
-    threading.Thread(target=watch, daemon=True, name="netc-lifeline").start()
+    def next_line(self) -> str:
+        return self.lines.get()
 
 
 def main(spec_path: str, model: str, study_name: str, run_dir: str) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides what an interrupt does to a trial
+    lifeline = Lifeline().start()  # a spare that is not needed ends here too, when the worker closes it
     url = os.environ[store.STORAGE_ENV]
     run = Path(run_dir)
     spec = load_search(spec_path, model)
@@ -97,14 +114,11 @@ def main(spec_path: str, model: str, study_name: str, run_dir: str) -> int:
     settings = store.StudySettings.of(optuna.load_study(study_name=study_name, storage=storage))
     loader = caching_loader(run / ".data", settings.max_samples)
     _warm_up(spec, loader)
-    line = sys.stdin.readline()
-    if not line.strip():
-        return 0  # a spare that was not needed
-    trial_id, number = (int(x) for x in line.split())
-    _lifeline()
+    trial_id, number = (int(x) for x in lifeline.next_line().split())
     epochs = settings.epochs or spec.epochs
     study = optuna.load_study(study_name=study_name, storage=storage,
                               sampler=make_sampler(spec, study_name, number), pruner=make_pruner(spec, epochs))
+    study.get_trials(deepcopy=False)  # fills the storage's cache, which Trial(study, id) reads
     trial = optuna.trial.Trial(study, trial_id)
     run_trial(spec, study, trial, run, settings, loader)
     return 0

@@ -45,9 +45,9 @@ def run_worker(spec_path: str, model: str | None, storage_url: str, study_name: 
     from netc.runtime.search.space import load_search, make_pruner, make_sampler
 
     if lifeline:
-        from netc.runtime.search.trial import _lifeline
+        from netc.runtime.search.trial import Lifeline
 
-        _lifeline()
+        Lifeline().start()
     run = Path(run_dir)
     spec = load_search(spec_path, model)
     storage = store.open_storage(storage_url, heartbeat=True)
@@ -229,7 +229,7 @@ def _fail(study, storage, trial, error: str | None, interrupted: bool = False) -
     except (optuna.exceptions.UpdateFinishedTrialError, ValueError, RuntimeError):
         return
     if interrupted:
-        optuna.storages.RetryFailedTrialCallback(max_retry=store.MAX_RETRIES)(study, storage.get_trial(trial._trial_id))
+        store.retry_callback()(study, storage.get_trial(trial._trial_id))
 
 
 def _close_stdin(child: _Child) -> None:
