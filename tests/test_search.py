@@ -108,7 +108,8 @@ def test_a_corner_that_shrinks_a_dimension_to_zero_names_the_values_that_do_it()
 
 def test_train_parameters_are_checked_at_their_corners_too():
     text = DEEP.replace("depth  = int(1, 4)", "depth  = int(1, 3)").replace(
-        "train Net {", "train Net(bs: int = 32) { batch_size bs").replace("search Net {", "search Net { bs = int(0, 64)")
+        "train Net {", "train Net(bs: int = 32) { batch_size bs").replace(
+        "search Net {", "search Net { bs = int(0, 64)")
     (d,) = by_code(text, "NC501")
     assert d.message.startswith("bs=0 makes train 'Net' fail its checks") and "batch_size" in d.message
 

@@ -435,9 +435,13 @@ class DirectiveChecker:
     def _grid_is_finite(self, bindings: list[n.Setting]) -> None:
         for binding in bindings:
             expr = binding.values[0]
+            dist = distribution_of(binding)
+            if dist is not None and dist.grid() is not None:
+                continue  # choice, int, or a uniform range with a step
             if isinstance(expr, n.Call) and expr.func not in ("choice", "int"):
                 self._error("NC207", f"strategy grid needs finite choices, but '{binding.key}' is "
-                                     f"{expr.func}(...)", expr.func_span, "use choice(...) or int(...) with grid")
+                                     f"{expr.func}(...)", expr.func_span,
+                            "use choice(...), int(...) or uniform(low, high, step=...) with grid")
 
     # -- ensemble
     def _ensemble(self, directive: n.DirectiveDef, settings: dict[str, n.Setting]) -> None:
@@ -563,10 +567,12 @@ class DirectiveChecker:
             self._error("NC207", f"ensemble member '{value.func}' has no train block", value.func_span,
                         f"add 'train {value.func} {{ ... }}'")
         params = {p.name: p for p in model.params}
-        for arg in value.args:
-            param = params.get(arg.name) if arg.name else None
+        train = self.trains.get(value.func)
+        train_params = {p.name: p for p in (train.params if train else ()) if p.name not in params}
+        for arg in value.args:  # like a search, a member binds model and train parameters by name
+            param = (params.get(arg.name) or train_params.get(arg.name)) if arg.name else None
             if param is None:
-                guess = dg.did_you_mean(arg.name or "", params)
+                guess = dg.did_you_mean(arg.name or "", list(params) + list(train_params))
                 self._error("NC108", f"model '{model.name}' has no parameter '{arg.name}'"
                             + (f"; did you mean '{guess}'?" if guess else "") if arg.name else
                             "model members take parameters by name, e.g. Tunable(width=128)",

@@ -371,9 +371,9 @@ class IncrementalParser:
                 return None
             parsed = n.Module(parsed.file, parsed.definitions[1:])
         end_new = new.position(end + delta)
-        start_line = old.position(start)
-        if diagnostics and old.text[old.starts[start_line[0] - 1]:start].strip():
-            return None  # the region starts after code on its first line: the recovery could see it
+        first_line = old.position(start)[0]
+        if any(d.line == first_line for d in diagnostics) and old.text[old.starts[first_line - 1]:start].strip():
+            return None  # an error on a line the region shares with code before it: the recovery could see that
         if diagnostics and j + 1 < len(defs):
             # the recovery must not have reached the region's end, where the next definition starts
             if any(d.code in ("NC003", "NC004") or (d.end_line, d.end_column) >= end_new for d in diagnostics):
@@ -497,19 +497,23 @@ class _MemoChecker(Checker):
 
     def _check_node(self, node) -> None:
         call = node.call
-        key = ("node", id(call), node.layer, node.role, node.span, self.graph.data_format,
-               tuple(self.nodes[i].shape for i in node.inputs))
+        nodes = self.nodes
+        shapes = tuple([nodes[i].shape for i in node.inputs])
+        key = (id(call), shapes)
         try:
             hit = self._memo.get(key)
-        except TypeError:
+        except TypeError:  # a shape that cannot be hashed: check it afresh
             return super()._check_node(node)
-        if hit is not None and hit[0] is call:
-            _, node.args, node.shape, node.trainable_params, node.non_trainable_params, found = hit
-            self.diagnostics.extend(found)
+        if hit is not None and hit[0] is call and hit[1] == (node.layer, node.role, node.span,
+                                                             self.graph.data_format):
+            _, _, node.args, node.shape, node.trainable_params, node.non_trainable_params, found = hit
+            if found:
+                self.diagnostics.extend(found)
             return None
         before = len(self.diagnostics)
         super()._check_node(node)
-        self._memo.put(key, (call, node.args, node.shape, node.trainable_params, node.non_trainable_params,
+        self._memo.put(key, (call, (node.layer, node.role, node.span, self.graph.data_format), node.args,
+                             node.shape, node.trainable_params, node.non_trainable_params,
                              tuple(self.diagnostics[before:])))
         return None
 

@@ -117,7 +117,8 @@ def main(spec_path: str, model: str, study_name: str, run_dir: str) -> int:
     trial_id, number = (int(x) for x in lifeline.next_line().split())
     epochs = settings.epochs or spec.epochs
     study = optuna.load_study(study_name=study_name, storage=storage,
-                              sampler=make_sampler(spec, study_name, number), pruner=make_pruner(spec, epochs))
+                              sampler=make_sampler(spec, study_name, number, parallel=True),
+                              pruner=make_pruner(spec, epochs))
     study.get_trials(deepcopy=False)  # fills the storage's cache, which Trial(study, id) reads
     trial = optuna.trial.Trial(study, trial_id)
     run_trial(spec, study, trial, run, settings, loader)

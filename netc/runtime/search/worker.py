@@ -53,7 +53,8 @@ def run_worker(spec_path: str, model: str | None, storage_url: str, study_name: 
     storage = store.open_storage(storage_url, heartbeat=True)
     study = optuna.load_study(study_name=study_name, storage=storage)
     settings = store.StudySettings.of(study)
-    study = optuna.load_study(study_name=study_name, storage=storage, sampler=make_sampler(spec, study_name, None, True),
+    study = optuna.load_study(study_name=study_name, storage=storage,
+                              sampler=make_sampler(spec, study_name, None, parallel=True),
                               pruner=make_pruner(spec, settings.epochs or spec.epochs))
     (run / "logs").mkdir(parents=True, exist_ok=True)
 
