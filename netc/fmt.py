@@ -26,6 +26,7 @@ rules, positions aside), or ``FormatError`` is raised and nothing is written.
 """
 from __future__ import annotations
 
+import threading
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -47,32 +48,26 @@ class FormatError(Exception):
         self.message, self.line, self.column = message, line, column
 
 
-class _Comments:
-    """Collects COMMENT tokens while lexing (a fresh list for every parse)."""
-
-    def __init__(self):
-        self.tokens: list[Token] = []
-
-    def __call__(self, token: Token) -> Token:
-        self.tokens.append(token)
-        return token
+_comments = threading.local()  # the COMMENT tokens of the parse running on this thread
 
 
-_collector = _Comments()
+def _collect(token: Token) -> Token:
+    _comments.tokens.append(token)
+    return token
 
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     return Lark(GRAMMAR_PATH.read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
-                propagate_positions=True, maybe_placeholders=True,
-                lexer_callbacks={"COMMENT": lambda token: _collector(token)})
+                propagate_positions=True, maybe_placeholders=True, cache=True,
+                lexer_callbacks={"COMMENT": _collect})
 
 
 def parse_with_comments(text: str) -> tuple[Tree, list[Token]]:
     """The parse tree and the comments of a spec; raises FormatError on a syntax error."""
     if len(text) > MAX_SOURCE_CHARS:
         raise FormatError(f"the spec is longer than {MAX_SOURCE_CHARS:,} characters")
-    _collector.tokens = []
+    _comments.tokens = []
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as e:
@@ -81,7 +76,7 @@ def parse_with_comments(text: str) -> tuple[Tree, list[Token]]:
                           "run 'netc check' to see them", max(line, 1), max(column, 1)) from None
     except (LarkError, RecursionError) as e:
         raise FormatError(f"cannot parse the spec: {type(e).__name__}") from None
-    comments, _collector.tokens = _collector.tokens, []
+    comments, _comments.tokens = _comments.tokens, []
     return tree, comments
 
 
@@ -90,10 +85,11 @@ def format_text(text: str) -> str:
     tree, comments = parse_with_comments(text)
     try:
         out = _Formatter(text, comments).module(tree)
+        after, _ = parse_with_comments(out)
+        same = _structure(after) == _structure(tree)
     except RecursionError:
         raise FormatError("the spec nests too deeply to format") from None
-    after, _ = parse_with_comments(out)
-    if _structure(after) != _structure(tree):  # pragma: no cover - a bug in the formatter
+    if not same:  # pragma: no cover - a bug in the formatter
         raise FormatError("netc fmt would change the meaning of this spec (a bug in netc fmt; please report it)")
     return out
 

@@ -131,6 +131,8 @@ train B { data mnist1d(num_samples=300) loss "sparse_categorical_crossentropy" }
     ("ensemble E { members A(), B() }", "NC208", "different data"),
     ("ensemble E { members A(), GradientBoosting() objective val_acc }", "NC207", "did you mean 'val_accuracy'"),
     ("ensemble E { members A() objective val_loss maximize }", "NC207", "always minimized"),
+    ("ensemble E { members A() holdout 0.2 folds 3 }", "NC207", "not both"),
+    ("ensemble E { members A() folds 1 }", "NC204", "2 or more"),
 ])
 def test_ensemble_checks(ensemble, code, words):
     found = netc.check_string(HEAD + ensemble, "e.net")
@@ -314,3 +316,18 @@ def test_lightgbm_and_xgboost_members_save_in_their_own_format_when_installed(na
     loaded = trees.load_tree(name, tmp_path, True)
     np.testing.assert_allclose(trees.tree_predict(loaded, x, True, 3), trees.tree_predict(model, x, True, 3),
                                atol=1e-6)
+
+
+def test_out_of_fold_weights_and_a_member_of_one_model_per_fold(tmp_path):
+    pytest.importorskip("keras")
+    spec = tiny_spec(tmp_path, "uniform")
+    spec.write_text(spec.read_text().replace("    iterations 25\n", "    folds 2\n"))
+    result = netc.ensemble_file(spec, runs_root=tmp_path / "runs", epochs=1)
+    report = result.report
+    assert report["settings"]["folds"] == 2 and report["data"]["samples"]["validation"] == 240
+    assert report["weights"] == pytest.approx([1 / 3] * 3) and "out-of-fold" in report["data"]["validation"]
+    first = report["members"][0]
+    assert first["files"] == ["fold-1.keras", "fold-2.keras"] and len(first["runs"]) == 2
+    assert report["members"][1]["files"] == ["fold-1/model.skops", "fold-2/model.skops"]
+    x = np.zeros((3, 40), dtype=np.float32)
+    assert result.ensemble.predict(x).shape == (3, 10)

@@ -424,3 +424,43 @@ def test_incremental_analysis_equals_netc_check():
         assert analyzer.analyze(text).diagnostics == safe_analyze(text, str(path)).diagnostics
         for version in _edits(text, rng, 25):
             assert analyzer.analyze(version).diagnostics == safe_analyze(version, str(path)).diagnostics, version
+
+
+def test_quick_fixes_of_every_did_you_mean():
+    from netc.lsp import features
+
+    text = """model M {
+    data_format channels_first
+    input x: (3, 8, 8)
+    Conv2D(4, 3, padding="sme") as c
+    Flaten()
+    Dense(2, activaton="relu")
+    from cc
+}
+model N {
+    data_format channels_first
+    input x: (3, 8, 8)
+    Conv2D(4, 3)
+    BatchNormalization(axis=-1)
+    Dense(2)
+}
+train M {
+    epoch 3
+}
+"""
+    analysis = safe_analyze(text, "x.net")
+    lines = text.split("\n")
+    fixes = {}
+    for d in analysis.diagnostics:
+        fix = features.replacement(d, lines)
+        if fix is not None:
+            fixes[d.code + ":" + lines[d.line - 1][d.column - 1:d.end_column - 1]] = fix
+    assert fixes == {"NC201:\"sme\"": '"same"', "NC101:Flaten": "Flatten", "NC102:activaton": "activation",
+                     "NC104:cc": "c", "NC304:-1": "1", "NC207:epoch": "epochs"}
+
+
+def test_the_server_and_the_formatter_import_no_framework():
+    code = ("import sys, netc.lsp.server, netc.fmt, netc.cli; "
+            "bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, env=ENV, timeout=120)

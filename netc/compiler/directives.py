@@ -309,18 +309,30 @@ class DirectiveChecker:
             if not chosen or failing({}):
                 continue  # nothing searched here, or it fails at its defaults already (reported as such)
             combos, total = corner_combinations(chosen)
-            if len(combos) < total:
-                self.diagnostics.append(dg.make(
-                    "NC502", f"search '{directive.name}' has {total:,} corners; {len(combos)} of them were checked "
-                             "(the lowest, the highest and a fixed sample)", directive.name_span, self.file,
-                    "fewer choices or parameters make every corner checked", severity=dg.INFO))
+            self.corner_work, checked = 0, 0
             for combo in combos:
+                if self.corner_work > MAX_CORNER_WORK:
+                    break  # a big model: checking stays fast (the editor checks on every keystroke)
                 values = dict(zip((d.name for d in chosen), combo))
                 found = failing(values)
+                checked += 1
                 if found:
                     self._report_corner(f"{what} '{model.name}'", values, found, failing, spans,
                                         ", or guard the layer with an 'if'" if what == "model" else "")
                     break
+            else:
+                if checked < total:
+                    self.diagnostics.append(dg.make(
+                        "NC502", f"search '{directive.name}' has {total:,} corners; {checked} of them were checked "
+                                 "(the lowest, the highest and a fixed sample)", directive.name_span, self.file,
+                        "fewer choices or parameters make every corner checked", severity=dg.INFO))
+                continue
+            if not found and checked < total:
+                self.diagnostics.append(dg.make(
+                    "NC502", f"search '{directive.name}' has {total:,} corners; {checked} of them were checked "
+                             "(the lowest, the highest and the first of a fixed sample: the model is large)",
+                    directive.name_span, self.file, "fewer choices or parameters make every corner checked",
+                    severity=dg.INFO))
 
     def _report_corner(self, what: str, values: dict[str, Any], found: list[Diagnostic], failing, spans,
                        more_hint: str) -> None:
@@ -338,6 +350,7 @@ class DirectiveChecker:
         from netc.compiler.check import check
 
         graph, found = expand(self.module, model, values, self.file)
+        self.corner_work = getattr(self, "corner_work", 0) + len(graph.nodes)
         if not dg.has_errors(found):
             found = found + check(graph)
         return [d for d in found if d.severity == dg.ERROR]
@@ -468,6 +481,14 @@ class DirectiveChecker:
                 self._positive_int(setting, {}, allow_zero=key == "seed")
         if "members" in settings:
             self._ensemble_data(directive, settings["members"], networks)
+        if "folds" in settings and "holdout" in settings:
+            self._error("NC207", "give holdout or folds, not both", settings["folds"].key_span,
+                        "holdout fits the weights on one held-out part; folds on out-of-fold predictions")
+        elif "folds" in settings:
+            value = self._eval(settings["folds"].values[0], {})
+            if _is_int(value) and value == 1:
+                self._error("NC204", "folds takes 2 or more: each member trains on all folds but one",
+                            settings["folds"].values[0].span, "e.g. 'folds 5'")
 
     def _ensemble_objective(self, setting: n.Setting) -> None:
         word = self._word(setting, ())
@@ -678,6 +699,7 @@ def distribution_of(binding: n.Setting) -> Distribution | None:
 
 
 MAX_CORNERS = 256
+MAX_CORNER_WORK = 30_000  # layers expanded over all corners of one search, at most
 
 
 def corner_combinations(dists: list[Distribution], cap: int = MAX_CORNERS) -> tuple[list[tuple], int]:
@@ -688,7 +710,8 @@ def corner_combinations(dists: list[Distribution], cap: int = MAX_CORNERS) -> tu
     for axis in axes:
         total *= len(axis)
     if total <= cap:
-        return list(itertools.product(*axes)), total
+        combos = list(itertools.product(*axes))
+        return (combos[:1] + combos[-1:] + combos[1:-1] if len(combos) > 2 else combos), total
     picked = {0, total - 1} | set(random.Random(0).sample(range(1, total - 1), cap - 2))
     combos = []
     for index in sorted(picked):

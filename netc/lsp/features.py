@@ -345,6 +345,8 @@ def hover(analysis: Analysis, index: Index, line: int, column: int) -> tuple[str
         if found.symbol is None:
             return None
         text = _symbol_hover(found.symbol)
+        if found.symbol.kind == "tensor":
+            text += "".join("\n\n" + line for line in _tensor_shapes(analysis, found.symbol))
         if found.kind == "call" and found.symbol.kind == "block":
             shapes = _shape_lines(_graph_nodes_of_block_call(analysis, found.node))
             if shapes:

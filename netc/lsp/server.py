@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import os
 import threading
 import time
 import traceback
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +67,7 @@ class _Document:
     analyzed_text: str = ""
     index: F.Index | None = None
     task: asyncio.Task | None = None
-    published: list = field(default_factory=list)  # (version, seconds) of each publication, for tests
+    published: deque = field(default_factory=lambda: deque(maxlen=256))  # (version, seconds) of the last publications
 
 
 class NetcLanguageServer(LanguageServer):
@@ -454,5 +456,10 @@ def main(debounce_ms: float | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     if debounce_ms is not None:
         server.debounce = max(0.0, debounce_ms / 1000)
+    from netc.fmt import _lark as formatter_grammar
+    from netc.compiler.parser import _lark as parser_grammar
+
+    parser_grammar(), formatter_grammar()  # build both parsers before the first request
+    gc.freeze()  # the grammars, the catalog and the modules live as long as the server: keep them out of GC passes
     server.start_io()
     return 0

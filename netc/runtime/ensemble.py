@@ -246,7 +246,7 @@ class _Job:
             use = np.sort(_stratified_pick(targets, QUICK_SAMPLES / len(use), rng, plan.classify))
         if plan.folds:
             folds = _folds(targets[use], plan.folds, rng, plan.classify)
-            parts = [(use[np.setdiff1d(np.arange(len(use)), f)], use[f]) for f in folds]
+            parts = [(rng.permutation(use[np.setdiff1d(np.arange(len(use)), f)]), use[f]) for f in folds]
             validation = use
         else:
             held = use[_stratified_pick(targets[use], plan.holdout, rng, plan.classify)]
@@ -296,8 +296,8 @@ class _Job:
             record = json.loads(record_file.read_text(encoding="utf-8"))
             if record.get("label") == label and record.get("params") == json_safe(params):
                 self.log(f"member {index + 1}/{count} {label}: finished earlier, reusing it")
-                record["validation_predictions"] = np.load(folder / "validation_predictions.npy")
-                record["test_predictions"] = (np.load(folder / "test_predictions.npy")
+                record["validation_predictions"] = np.load(folder / "validation_predictions.npy", allow_pickle=False)
+                record["test_predictions"] = (np.load(folder / "test_predictions.npy", allow_pickle=False)
                                               if (folder / "test_predictions.npy").exists() else None)
                 return record
         if folder.exists():
