@@ -6,6 +6,8 @@ them together for the API, the CLI and the language server. Everything but
 """
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,12 +44,35 @@ def read_source(path: str | Path) -> tuple[str | None, Diagnostic | None]:
                              "check the path; specs are UTF-8 text files")
 
 
+@contextmanager
+def _without_cyclic_gc():
+    """Pause Python's cyclic garbage collector while a spec is analyzed.
+
+    Parsing allocates many small acyclic objects; the collector's repeated full
+    scans made checking grow faster than the spec (about 1.7x slower at 10,000
+    statements). Reference counting still frees everything; cycles, if any, are
+    collected once the collector is back on.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def analyze(text: str, file: str = "<string>", *, parser=None, expander=None) -> Analysis:
     """Parse and check every model and directive of a file with default parameters.
 
     ``parser`` and ``expander`` replace ``parse`` and ``expand_and_check`` (same
     signatures, same results): the language server passes incremental ones.
     """
+    with _without_cyclic_gc():
+        return _analyze(text, file, parser, expander)
+
+
+def _analyze(text: str, file: str, parser, expander) -> Analysis:
     module, diagnostics = (parser or parse)(text, file)
     analysis = Analysis(file, module, diagnostics)
     analysis.diagnostics += check_definitions(module)
@@ -111,6 +136,12 @@ def model_ir(text: str, file: str, model: str | None, params: dict[str, Any]
     Syntax errors anywhere block it (the tree may be incomplete); problems in
     other models of the file do not.
     """
+    with _without_cyclic_gc():
+        return _model_ir(text, file, model, params)
+
+
+def _model_ir(text: str, file: str, model: str | None, params: dict[str, Any]
+              ) -> tuple[dict | None, Graph | None, list[Diagnostic]]:
     module, diagnostics = parse(text, file)
     diagnostics += check_definitions(module)
     chosen, problem = select_model(module, model)

@@ -127,7 +127,14 @@ def main(spec_path: str, model: str, study_name: str, run_dir: str) -> int:
 
 def _warm_up(spec: SearchSpec, loader) -> None:
     """Import Keras and load the data now, while the worker's current trial still trains."""
-    import keras  # noqa: F401
+    import keras
+
+    threads = os.environ.get("NETC_TRIAL_THREADS", "")
+    if threads.isdigit() and keras.backend.backend() == "tensorflow":  # several workers share this machine's cores
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(int(threads))
 
     from netc.runtime.plan import plan_training
     from netc.runtime.train import load_datasets

@@ -148,10 +148,6 @@ def _start_child(spec_path: str, model: str, study_name: str, run: Path, storage
     log = run / "logs" / f".trial-{os.getpid()}-{time.monotonic_ns()}.log"
     env = {**os.environ, store.STORAGE_ENV: storage_url}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    threads = os.environ.get("NETC_TRIAL_THREADS")
-    if threads:  # several workers on one machine: each trial gets its share of the cores
-        env.setdefault("TF_NUM_INTRAOP_THREADS", threads)
-        env.setdefault("TF_NUM_INTEROP_THREADS", "1")
     handle = open(log, "w", encoding="utf-8")
     try:
         proc = subprocess.Popen([sys.executable, "-m", "netc.runtime.search", "trial", "--spec", str(spec_path),
