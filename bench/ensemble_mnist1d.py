@@ -151,9 +151,11 @@ def main() -> None:
         lines.append(f"| KerasTuner RandomSearch, {args.trials} trials x {args.epochs} epochs (Tunable space) | "
                      + " | ".join(f"{100 * tuner[n]:.2f}%" for n in sets) + " |")
     members = ", ".join(f"{m['label']} ({m['weight']:.2f})" for m in report["members"])
+    samples = report["data"]["samples"]
     body = ("`netc run specs/mnist1d.net` from an empty folder"
             + (" (--quick)" if args.quick else "") + ": train blocks, the search, then the ensemble "
-            "(members trained on 80% of the training data, weights fitted on the other 20%). Members (weight): "
+            f"(every member trained on the same {samples['member_training']:,} of the {samples['used']:,} training "
+            f"samples, weights fitted on the other {samples['validation']:,}). Members (weight): "
             f"{members}.\n\n" + "\n".join(lines) + "\n\n")
     if timing:
         body += (f"Main job: **{timing['wall_s'] / 60:.1f} min** wall, {timing['cpu_s'] / 60:.1f} min CPU "

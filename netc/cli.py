@@ -218,6 +218,9 @@ def cmd_ensemble(args) -> int:
         return _fail(e.diagnostics, read_source(args.path)[0], args.path)
     except FileExistsError as e:
         raise UsageError(f"--out: {e}") from None
+    except (RuntimeError, ImportError) as e:  # a search that failed, a package that is missing
+        print(f"netc ensemble: error: {e}", file=sys.stderr)
+        return EXIT_ERRORS
     _console().print(ensemble_table(result.report))
     print(f"run folder: {result.run_dir}")
     return EXIT_OK
@@ -240,6 +243,9 @@ def cmd_run(args) -> int:
                               log=lambda m: print(m, file=sys.stderr, flush=True), on_epoch=display)
     except dg.SpecError as e:
         return _fail(e.diagnostics, read_source(args.path)[0], args.path)
+    except (RuntimeError, ImportError) as e:  # a search that failed, a package that is missing
+        print(f"netc run: error: {e}; finished jobs are kept and a rerun resumes", file=sys.stderr)
+        return EXIT_ERRORS
     console = _console()
     for job in result.ensembles:
         console.print(ensemble_table(job.result.report))
@@ -478,7 +484,8 @@ def _job_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full", action="store_true", help="full budgets even when CI=true")
     parser.add_argument("--epochs", type=int, metavar="N", help="override every network's epochs")
     parser.add_argument("--trials", type=int, metavar="N", help="override every search's trials")
-    parser.add_argument("--fresh", action="store_true", help="run finished jobs again instead of reusing them")
+    parser.add_argument("--fresh", action="store_true",
+                        help="train finished train and ensemble jobs again (a search always continues its study)")
 
 
 def make_parser() -> argparse.ArgumentParser:

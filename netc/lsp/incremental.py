@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import fields, is_dataclass
+from dataclasses import fields, is_dataclass, replace
 from typing import Any
 
 from netc.compiler import nodes as n
@@ -211,11 +211,22 @@ class IncrementalParser:
         self.base_module: n.Module | None = None
         self.full_parses = 0
         self.partial_parses = 0
+        # after a splice: the definitions that are only moved copies of the base's (id(new) -> old), and the move
+        self.origin: dict[int, n.Definition] = {}
+        self.shift: _Shift | None = None
+
+    def _moved(self, old: tuple, new: tuple, shift: _Shift) -> tuple:
+        for before, after in zip(old, new):
+            if after is not before:
+                self.origin[id(after)] = before
+        self.shift = shift
+        return new
 
     def parse(self, text: str, file: str | None = None) -> tuple[n.Module, list]:
         if file is not None and file != self.file:
             self.file, self.base_text, self.base_module = file, None, None
         result = None
+        self.origin, self.shift = {}, None
         if self.base_text is not None and len(text) <= MAX_SOURCE_CHARS:
             if text == self.base_text:
                 result = self.base_module, []
@@ -225,6 +236,7 @@ class IncrementalParser:
                 except RecursionError:
                     result = None
         if result is None:
+            self.origin, self.shift = {}, None
             module, diagnostics = parse(text, self.file)
             self.full_parses += 1
         else:
@@ -252,7 +264,7 @@ class IncrementalParser:
                     new_def, shift = spliced
                     rest = module.definitions[index + 1:]
                     if not shift.identity:
-                        rest = shift.node(rest)
+                        rest = self._moved(rest, shift.node(rest), shift)
                     return n.Module(module.file, module.definitions[:index] + (new_def,) + rest), []
                 break
         return self._definitions(old, new, a_pos, b_pos, delta)
@@ -380,7 +392,7 @@ class IncrementalParser:
                 return None
         end_old = old.position(end)
         shift = _Shift(end_old[0], end_old[1], end_new[0], end_new[1])
-        after = defs[j + 1:] if shift.identity else shift.node(defs[j + 1:])
+        after = defs[j + 1:] if shift.identity else self._moved(defs[j + 1:], shift.node(defs[j + 1:]), shift)
         return n.Module(self.base_module.file, defs[:i] + parsed.definitions + after), diagnostics
 
 
@@ -528,6 +540,7 @@ class DocumentAnalyzer:
         self._models: dict[str, tuple] = {}  # model name -> (model, blocks, graph, diagnostics)
         self._models_next: dict[str, tuple] = {}
         self.analyses = 0
+        self.reused = 0  # models whose graph was reused (unchanged, or only moved)
 
     def analyze(self, text: str) -> Analysis:
         self.analyses += 1
@@ -544,10 +557,16 @@ class DocumentAnalyzer:
     def _expand_and_check(self, module: n.Module, model: n.ModelDef, params: dict):
         blocks = tuple(module.of_kind("block"))
         cached = self._models.get(model.name)
-        if (cached is not None and not params and cached[0] is model and len(cached[1]) == len(blocks)
-                and all(x is y for x, y in zip(cached[1], blocks))):
-            self._models_next[model.name] = cached
-            return cached[2], list(cached[3])
+        if cached is not None and not params and len(cached[1]) == len(blocks):
+            if cached[0] is model and all(x is y for x, y in zip(cached[1], blocks)):
+                self._models_next[model.name] = cached
+                self.reused += 1
+                return cached[2], list(cached[3])
+            moved = self._moved(cached, model, blocks)
+            if moved is not None:
+                self._models_next[model.name] = moved
+                self.reused += 1
+                return moved[2], list(moved[3])
         expander = _MemoExpander(module, module.file, self.memo)
         graph = expander.expand(model, params)
         checker = _MemoChecker(graph, self.memo)
@@ -556,3 +575,31 @@ class DocumentAnalyzer:
         if not params:
             self._models_next[model.name] = (model, blocks, graph, tuple(found))
         return graph, found
+
+    def _moved(self, cached: tuple, model: n.ModelDef, blocks: tuple) -> tuple | None:
+        """The cached graph of a model whose definition and blocks only moved (lines were added above them)."""
+        origin, shift = self.parser.origin, self.parser.shift
+        if shift is None:
+            return None
+        same = (lambda new, old: new is old or origin.get(id(new)) is old)
+        if not same(model, cached[0]) or not all(same(b, old) for b, old in zip(blocks, cached[1])):
+            return None
+        nodes = []
+        for node in cached[2].nodes:
+            copy = object.__new__(type(node))
+            copy.__dict__.update(node.__dict__)
+            span = shift.span(node.span)
+            copy.span, copy.line = span, node.line + span.line - node.span.line
+            nodes.append(copy)
+        graph = object.__new__(type(cached[2]))
+        graph.__dict__.update(cached[2].__dict__)
+        graph.nodes = nodes
+        found = tuple(_moved_diagnostic(d, shift) for d in cached[3])
+        return model, blocks, graph, found
+
+
+def _moved_diagnostic(d, shift: _Shift):
+    span = shift.span(d.span)
+    if span == d.span:
+        return d
+    return replace(d, line=span.line, column=span.column, end_line=span.end_line, end_column=span.end_column)

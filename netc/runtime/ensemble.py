@@ -187,11 +187,14 @@ class _Job:
         started = time.perf_counter()
         data = self._data()
         members = self._expand_members()
+        self._prepared = {i: self._prepare(member, params, data) for i, (member, params, _, _) in enumerate(members)
+                          if member.kind != "tree"}  # every member's spec and data checked before any trains
         partial = final.parent / f".{final.name}.partial"
         self._open_partial(partial)
         try:
             trained = []
             for i, (member, params, label, extra) in enumerate(members):
+                self._index = i
                 trained.append(self._member(partial, i, len(members), member, params, label, extra, data))
             report = self._fit(trained, data)
             report["seconds"] = round(time.perf_counter() - started, 3)
@@ -325,7 +328,8 @@ class _Job:
                  + "  ".join(f"{k} {v:.4g}" for k, v in scored.items() if k != "error"))
         return record
 
-    def _network(self, folder: Path, member: Member, params: dict, data: "_Data"):
+    def _prepare(self, member: Member, params: dict, data: "_Data") -> tuple:
+        """A network member's train plan and its data, fitted to its input: raises SpecError or DataError."""
         from netc.runtime.fitdata import prepare
 
         tplan = member_train_plan(self.plan, member.name, params, self.settings["epochs"])
@@ -337,6 +341,10 @@ class _Job:
             from netc.runtime.loaders import load
 
             validation = prepare(load(tplan.validation_data), tplan.validation_data, tplan.ir, tplan.loss)
+        return tplan, x, y, x_test, validation
+
+    def _network(self, folder: Path, member: Member, params: dict, data: "_Data"):
+        tplan, x, y, x_test, validation = self._prepared.pop(self._index)
         val = np.zeros((len(data.targets),) + self._width(data), dtype=np.float64)
         tests, files, runs = [], [], []
         for j, (fit_idx, pred_idx) in enumerate(data.parts):
