@@ -202,7 +202,7 @@ def _positive(args, *names: str) -> None:
 def cmd_ensemble(args) -> int:
     """Train an ensemble's members, fit the weights, write the run folder and print the table."""
     from netc.compiler.pipeline import read_source
-    from netc.runtime.ensemble import ensemble_file, ensemble_table
+    from netc.runtime.ensemble import diversity_table, ensemble_file, ensemble_table
     from netc.runtime.progress import display_for
 
     if not Path(args.path).exists():
@@ -221,7 +221,10 @@ def cmd_ensemble(args) -> int:
     except (RuntimeError, ImportError) as e:  # a search that failed, a package that is missing
         print(f"netc ensemble: error: {e}", file=sys.stderr)
         return EXIT_ERRORS
-    _console().print(ensemble_table(result.report))
+    console = _console()
+    console.print(ensemble_table(result.report))
+    if len(result.report["members"]) > 1:
+        console.print(diversity_table(result.report))
     print(f"run folder: {result.run_dir}")
     return EXIT_OK
 

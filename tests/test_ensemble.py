@@ -165,8 +165,8 @@ def finished(tmp_path_factory):
     return spec, out
 
 
-def test_the_run_folder_holds_members_weights_metrics_and_a_plot(finished, capsys):
-    spec, out = finished
+def test_the_run_folder_holds_members_weights_metrics_and_a_plot(finished):
+    _, out = finished
     report = json.loads((out / "ensemble.json").read_text())
     assert [m["label"] for m in report["members"]] == ["Tiny(width=6)", "GradientBoosting(max_iter=15)",
                                                        "RandomForest(n_estimators=15)"]

@@ -5,11 +5,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT, all_spec_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import netc
-from conftest import ROOT, all_spec_files
 from netc.compiler.parser import parse
 from netc.fmt import FormatError, _lark, format_text, parse_with_comments
 

@@ -13,15 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import GOLDEN, all_spec_files
+
 from netc.compiler.parser import parse
 from netc.compiler.pipeline import safe_analyze
 from netc.lsp.incremental import DocumentAnalyzer, IncrementalParser
 
 pytest_lsp = pytest.importorskip("pytest_lsp", reason="the LSP tests need pytest-lsp (pip install -e '.[test]')")
-from lsprotocol import types  # noqa: E402
-from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = [sys.executable, "-m", "netc", "lsp"]
@@ -417,13 +417,23 @@ def test_incremental_parse_equals_a_full_parse_on_random_edits():
 
 def test_incremental_analysis_equals_netc_check():
     rng = random.Random(11)
+    reused = 0
     for path in [ROOT / "specs" / "seed" / "blocks.net", ROOT / "specs" / "applications" / "resnet50.net",
-                 GOLDEN / "directives.net", GOLDEN / "unknown_names.net"]:
+                 ROOT / "specs" / "seed" / "tunable.net", GOLDEN / "directives.net", GOLDEN / "unknown_names.net"]:
         analyzer = DocumentAnalyzer(str(path))
         text = path.read_text(encoding="utf-8")
         assert analyzer.analyze(text).diagnostics == safe_analyze(text, str(path)).diagnostics
         for version in _edits(text, rng, 25):
-            assert analyzer.analyze(version).diagnostics == safe_analyze(version, str(path)).diagnostics, version
+            got, want = analyzer.analyze(version), safe_analyze(version, str(path))
+            assert got.diagnostics == want.diagnostics, version
+            assert _graphs(got) == _graphs(want), version
+        reused += analyzer.reused
+    assert reused > 5  # unchanged and moved models kept their graphs
+
+
+def _graphs(analysis) -> dict:
+    return {name: [(nd.id, nd.layer, nd.span, nd.line, nd.shape, nd.params, nd.label, tuple(nd.inputs))
+                   for nd in graph.nodes] for name, graph in analysis.graphs.items()}
 
 
 def test_quick_fixes_of_every_did_you_mean():

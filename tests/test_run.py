@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import SPECS
 
 import netc
-from conftest import SPECS
 from netc.compiler.pipeline import analyze
 from netc.runtime.main_job import plan_jobs
 
@@ -151,3 +151,15 @@ def test_an_edited_train_block_is_trained_again_and_the_rest_reused(spec_dir, mo
     resumed = {f"{j.kind} {j.name}": j.resumed for j in result.jobs}
     assert resumed == {"train Tiny": True, "train Flat": False, "ensemble Two": False}
     assert [j.run_dir.name for j in result.jobs] == ["train-Tiny", "train-Flat-2", "ensemble-Two-2"]
+
+
+def test_ci_true_means_quick_unless_full(monkeypatch):
+    from netc.cli import _quick, make_parser
+
+    parser = make_parser()
+    monkeypatch.setenv("CI", "true")
+    assert _quick(parser.parse_args(["run", "m.net"]))
+    assert not _quick(parser.parse_args(["run", "m.net", "--full"]))
+    monkeypatch.delenv("CI")
+    assert not _quick(parser.parse_args(["ensemble", "m.net"]))
+    assert _quick(parser.parse_args(["ensemble", "m.net", "--quick"]))

@@ -294,7 +294,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_search_killed_in_a_trial_resumes_without_losing_or_repeating_trials(tmp_path):
-    spec = tiny(tmp_path, epochs=3, trials=3)
+    spec = tiny(tmp_path, epochs=10, trials=3)
     out = tmp_path / "run"
     url = f"sqlite:///{(out / 'study.db').resolve()}"
     command = [sys.executable, "-m", "netc", "search", str(spec), "--out", str(out)]
@@ -308,7 +308,9 @@ def test_a_search_killed_in_a_trial_resumes_without_losing_or_repeating_trials(t
             except Exception:  # noqa: BLE001 - the study may not exist yet
                 return None
             done = [t for t in trials if t.state.name == "COMPLETE"]
-            running = [t for t in trials if t.state.name == "RUNNING" and t.params and t.intermediate_values]
+            # a trial in its first epochs: far from telling the study, so the kill surely lands in it
+            running = [t for t in trials if t.state.name == "RUNNING" and t.params
+                       and 1 <= len(t.intermediate_values) <= 3]
             return (done, running[0]) if done and running else None
 
         done_before, killed = _wait_for(in_a_trial, 150, "a completed trial and another one training")
@@ -317,6 +319,7 @@ def test_a_search_killed_in_a_trial_resumes_without_losing_or_repeating_trials(t
         first.wait()
     worker_pid = int(killed.user_attrs["worker"].rsplit(":", 1)[1])
     _wait_for(lambda: not _alive(worker_pid), 20, "the worker to end with its netc search")
+    assert _study(url, "tiny-Tiny").trials[killed.number].state.name == "RUNNING"  # killed in the trial
 
     resumed = subprocess.run(command, capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=300)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import ROOT, all_spec_files
 
 VSCODE = ROOT / "editors" / "vscode"

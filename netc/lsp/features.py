@@ -419,28 +419,23 @@ _CALL_OPEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\($")
 
 
 def _open_call(prefix: str) -> tuple[str | None, list[str]]:
-    """The innermost call whose '(' is open before the cursor, and the argument names already given."""
+    """The innermost call whose '(' is still open at the end of ``prefix``, and the argument names given."""
+    prefix = re.sub(r"#[^\n]*", "", _strip_strings(prefix))
     depth = 0
-    i = len(prefix) - 1
-    in_string = None
-    while i >= 0:
+    for i in range(len(prefix) - 1, -1, -1):
         ch = prefix[i]
         if ch in ")]":
             depth += 1
         elif ch in "([":
             if depth == 0:
-                if ch == "[":
-                    return None, []
-                m = _CALL_OPEN.search(prefix[:i + 1])
-                if not m:
+                m = _CALL_OPEN.search(prefix[:i + 1]) if ch == "(" else None
+                if m is None:
                     return None, []
                 given = re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)", prefix[i + 1:])
                 return m.group(1), given
             depth -= 1
-        elif ch in "{}\n" and depth == 0 and ch != "\n":
+        elif ch in "{}" and depth == 0:
             return None, []
-        i -= 1
-    del in_string
     return None, []
 
 
@@ -582,7 +577,7 @@ class DocSymbol:
     detail: str
     span: Span
     name_span: Span
-    children: list["DocSymbol"] = field(default_factory=list)
+    children: list[DocSymbol] = field(default_factory=list)
 
 
 def document_symbols(module: n.Module, source: str = "") -> list[DocSymbol]:

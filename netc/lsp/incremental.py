@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from netc.compiler import nodes as n
@@ -84,16 +84,6 @@ class _Text:
 
 # ---- shifting spans --------------------------------------------------------
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _node_fields(cls: type) -> tuple[str, ...]:
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in fields(cls))
-    return names
-
-
 class _Shift:
     """Moves every position at or after ``(line, column)`` (old text) by the edit's line and column delta."""
 
@@ -114,10 +104,15 @@ class _Shift:
         return line + self.dl, column
 
     def span(self, span: Span) -> Span:
-        if (span.end_line, span.end_column) < (self.line, self.column):
+        at_line, at_column = self.line, self.column
+        end_line = span.end_line
+        if end_line < at_line or (end_line == at_line and span.end_column < at_column):
             return span
-        line, column = self.point(span.line, span.column)
-        end_line, end_column = self.point(span.end_line, span.end_column)
+        line, column = span.line, span.column
+        if line > at_line:  # the common case: the whole span is on a later line
+            return Span(line + self.dl, column, end_line + self.dl, span.end_column)
+        line, column = self.point(line, column)
+        end_line, end_column = self.point(end_line, span.end_column)
         return Span(line, column, end_line, end_column)
 
     def untouched(self, span: Span) -> bool:
@@ -127,29 +122,36 @@ class _Shift:
         return self.dl == 0 and span.line > self.line
 
     def node(self, value: Any) -> Any:
-        if isinstance(value, tuple):
+        """``value`` (a node, a tuple of them, a span) with its positions moved; unchanged parts are kept."""
+        cls = value.__class__
+        if cls is tuple:
             return tuple([self.node(v) for v in value])
-        if isinstance(value, Span):
+        if cls is Span:
             return self.span(value)
-        if not is_dataclass(value) or isinstance(value, type):
+        fields_ = getattr(value, "__dict__", None)
+        if fields_ is None or isinstance(value, type):
+            return value  # str, int, float, bool, None
+        span = fields_.get("span")
+        if span is not None and span.__class__ is Span and self.untouched(span):
             return value
-        span = getattr(value, "span", None)
-        if isinstance(span, Span) and self.untouched(span):
-            return value
-        changes = {}
-        for name in _node_fields(type(value)):
-            old = getattr(value, name)
-            if old is None or isinstance(old, (str, int, float, bool)):
+        changes = None
+        for name, old in fields_.items():
+            if old is None or old.__class__ in _ATOMS:
                 continue
             new = self.node(old)
             if new is not old:
+                if changes is None:
+                    changes = {}
                 changes[name] = new
-        if not changes:
+        if changes is None:
             return value
-        copy = object.__new__(type(value))
-        copy.__dict__.update(value.__dict__)
+        copy = object.__new__(cls)
+        copy.__dict__.update(fields_)
         copy.__dict__.update(changes)
         return copy
+
+
+_ATOMS = (str, int, float, bool)
 
 
 # ---- the incremental parser ---------------------------------------------------
@@ -261,11 +263,11 @@ class IncrementalParser:
                     and b_pos < _end(definition.span):
                 spliced = self._in_body(old, new, definition, a_pos, b_pos, delta)
                 if spliced is not None:
-                    new_def, shift = spliced
+                    new_def, shift, diagnostics = spliced
                     rest = module.definitions[index + 1:]
                     if not shift.identity:
                         rest = self._moved(rest, shift.node(rest), shift)
-                    return n.Module(module.file, module.definitions[:index] + (new_def,) + rest), []
+                    return n.Module(module.file, module.definitions[:index] + (new_def,) + rest), diagnostics
                 break
         return self._definitions(old, new, a_pos, b_pos, delta)
 
@@ -306,9 +308,10 @@ class IncrementalParser:
                 continue
             if not (start_pos <= a_pos and b_pos <= end_pos):
                 continue
-            statements = self._parse_statements(old, new, start_pos, end_pos, delta, depth)
-            if statements is None:
+            parsed = self._parse_statements(old, new, start_pos, end_pos, delta, depth)
+            if parsed is None:
                 return None
+            statements, diagnostics = parsed
             end = old.offset(*end_pos)
             end_new = new.position(end + delta)
             shift = _Shift(end_pos[0], end_pos[1], end_new[0], end_new[1])
@@ -320,10 +323,11 @@ class IncrementalParser:
                 rest = parent_body[index + 1:] if shift.identity else shift.node(parent_body[index + 1:])
                 node = self._replace(parent, parent_path, parent_body[:index] + (node,) + rest, shift)
                 container = parent
-            return node, shift
+            return node, shift, diagnostics
         return None
 
-    def _parse_statements(self, old: _Text, new: _Text, start_pos, end_pos, delta, depth) -> tuple | None:
+    def _parse_statements(self, old: _Text, new: _Text, start_pos, end_pos, delta, depth):
+        """The statements of the region (parsed without a syntax error), and no diagnostics."""
         start, end = old.offset(*start_pos), old.offset(*end_pos)
         region = new.text[start:end + delta]
         pad = _pad(start_pos, _BODY_HEAD)
@@ -332,9 +336,11 @@ class IncrementalParser:
         if pad is None or _nesting(region) + depth + 8 > MAX_TREE_DEPTH // 2:
             return None
         parsed, diagnostics = parse(pad + region + "\n}", self.file)
+        # only a clean region: the parser's error recovery depends on the state the statement before the
+        # region leaves it in, which the stand-in '{' does not reproduce (its expected tokens differ)
         if diagnostics or len(parsed.definitions) != 1 or not isinstance(parsed.definitions[0], n.ModelDef):
             return None
-        return parsed.definitions[0].body
+        return parsed.definitions[0].body, diagnostics
 
     def _replace(self, container, path: str, body: tuple, shift: _Shift):
         if isinstance(container, (n.ModelDef, n.BlockDef)):

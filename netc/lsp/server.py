@@ -78,6 +78,7 @@ class NetcLanguageServer(LanguageServer):
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netc-analysis")
         self.analyses = 0
         self.errors = 0
+        self._gc_holds = 0
         self._shown_error = False
         self.fault = os.environ.get("NETC_LSP_FAULT")  # fault injection for the tests: a handler name
 
@@ -102,19 +103,38 @@ class NetcLanguageServer(LanguageServer):
                 await asyncio.sleep(self.debounce)
             text, version = doc.text, doc.version
             started = time.perf_counter()
+            self._hold_gc()
             try:
-                analysis = await loop.run_in_executor(self.executor, doc.analyzer.analyze, text)
-            except Exception as e:  # noqa: BLE001 - safe_analyze never raises, but a bug must not stop the loop
-                self.report_exception("analysis", e)
+                try:
+                    analysis = await loop.run_in_executor(self.executor, doc.analyzer.analyze, text)
+                except Exception as e:  # noqa: BLE001 - safe_analyze never raises, but a bug must not stop the loop
+                    self.report_exception("analysis", e)
+                    return
+                self.analyses += 1
+                if (doc.text, doc.version) != (text, version):
+                    continue  # a newer version arrived meanwhile: analyze that one instead
+                doc.analysis, doc.analyzed_text = analysis, text
+                doc.index = None
+                self.publish(doc, analysis, text, version)
+                doc.published.append((version, time.perf_counter() - started))
                 return
-            self.analyses += 1
-            if (doc.text, doc.version) != (text, version):
-                continue  # a newer version arrived meanwhile: analyze that one instead
-            doc.analysis, doc.analyzed_text = analysis, text
-            doc.index = None
-            self.publish(doc, analysis, text, version)
-            doc.published.append((version, time.perf_counter() - started))
-            return
+            finally:
+                self._release_gc()
+
+    def _hold_gc(self) -> None:
+        """Keep the cyclic garbage collector off from a change until its diagnostics are out.
+
+        Reference counting frees nearly everything an analysis drops; the collector's
+        passes over the whole heap then run after the diagnostics are published, not
+        in the middle of the analysis.
+        """
+        self._gc_holds += 1
+        gc.disable()
+
+    def _release_gc(self) -> None:
+        self._gc_holds -= 1
+        if self._gc_holds == 0:
+            gc.enable()
 
     def publish(self, doc: _Document, analysis: Analysis, text: str, version: int | None) -> None:
         lines = text.split("\n")
@@ -336,7 +356,7 @@ def hover(ls: NetcLanguageServer, params: types.HoverParams) -> types.Hover | No
 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION,
-                types.CompletionOptions(trigger_characters=["(", ",", " ", "=", "<"]))
+                types.CompletionOptions(trigger_characters=["(", ",", "<"]))
 @guarded("completion")
 def completion(ls: NetcLanguageServer, params: types.CompletionParams) -> types.CompletionList | None:
     doc = ls.documents.get(params.text_document.uri)
@@ -456,8 +476,8 @@ def main(debounce_ms: float | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     if debounce_ms is not None:
         server.debounce = max(0.0, debounce_ms / 1000)
-    from netc.fmt import _lark as formatter_grammar
     from netc.compiler.parser import _lark as parser_grammar
+    from netc.fmt import _lark as formatter_grammar
 
     parser_grammar(), formatter_grammar()  # build both parsers before the first request
     gc.freeze()  # the grammars, the catalog and the modules live as long as the server: keep them out of GC passes

@@ -31,16 +31,22 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from netc.compiler.pipeline import read_source
 from netc.diagnostics import SpecError
 from netc.runtime import ensemble_weights as ew
-from netc.runtime.ensemble_plan import EnsemblePlan, Member, member_train_plan, plan_ensemble
+from netc.runtime.ensemble_plan import (
+    EnsemblePlan,
+    Member,
+    member_train_plan,
+    plan_ensemble,
+)
 from netc.runtime.runfolder import MARKER, json_safe
 
 ENSEMBLE_FILE = "ensemble.json"
@@ -76,10 +82,10 @@ class EnsembleResult:
     run_dir: Path
     report: dict
     resumed: bool = False
-    _ensemble: "Ensemble | None" = None
+    _ensemble: Ensemble | None = None
 
     @property
-    def ensemble(self) -> "Ensemble":
+    def ensemble(self) -> Ensemble:
         """The fitted ensemble, loaded from the run folder on first use (that imports Keras)."""
         if self._ensemble is None:
             self._ensemble = Ensemble.load(self.run_dir)
@@ -227,7 +233,7 @@ class _Job:
         job_file.write_text(json.dumps({"job": self.key}) + "\n", encoding="utf-8")
 
     # -- data
-    def _data(self) -> "_Data":
+    def _data(self) -> _Data:
         from netc.runtime.loaders import load
 
         plan = self.plan
@@ -256,7 +262,7 @@ class _Job:
             rest = np.setdiff1d(use, held)
             parts = [(rng.permutation(rest), np.sort(held))]
             validation = np.sort(held)
-        return _Data(train, test, targets, test_targets, parts, validation, num_classes, binary, int(len(use)))
+        return _Data(train, test, targets, test_targets, parts, validation, num_classes, binary, len(use))
 
     # -- members
     def _expand_members(self) -> list[tuple[Member, dict, str, dict]]:
@@ -292,7 +298,7 @@ class _Job:
         return records[:member.k]
 
     def _member(self, partial: Path, index: int, count: int, member: Member, params: dict, label: str,
-                extra: dict, data: "_Data") -> dict:
+                extra: dict, data: _Data) -> dict:
         folder = partial / "members" / f"{index:02d}-{_slug(label)}"
         record_file = folder / "member.json"
         if record_file.is_file():
@@ -328,7 +334,7 @@ class _Job:
                  + "  ".join(f"{k} {v:.4g}" for k, v in scored.items() if k != "error"))
         return record
 
-    def _prepare(self, member: Member, params: dict, data: "_Data") -> tuple:
+    def _prepare(self, member: Member, params: dict, data: _Data) -> tuple:
         """A network member's train plan and its data, fitted to its input: raises SpecError or DataError."""
         from netc.runtime.fitdata import prepare
 
@@ -343,7 +349,7 @@ class _Job:
             validation = prepare(load(tplan.validation_data), tplan.validation_data, tplan.ir, tplan.loss)
         return tplan, x, y, x_test, validation
 
-    def _network(self, folder: Path, member: Member, params: dict, data: "_Data"):
+    def _network(self, folder: Path, member: Member, params: dict, data: _Data):
         tplan, x, y, x_test, validation = self._prepared.pop(self._index)
         val = np.zeros((len(data.targets),) + self._width(data), dtype=np.float64)
         tests, files, runs = [], [], []
@@ -361,7 +367,7 @@ class _Job:
                   {**tplan.model_params, **tplan.train_params}, "epochs": tplan.epochs, "runs": runs}
         return record, val[data.validation], (np.mean(tests, axis=0) if tests else None)
 
-    def _tree(self, folder: Path, member: Member, params: dict, data: "_Data"):
+    def _tree(self, folder: Path, member: Member, params: dict, data: _Data):
         from netc.runtime import trees
 
         kwargs = dict(params)
@@ -388,14 +394,14 @@ class _Job:
         record = {"files": files, "tree_args": kwargs}
         return record, val[data.validation], (np.mean(tests, axis=0) if tests else None)
 
-    def _width(self, data: "_Data") -> tuple:
+    def _width(self, data: _Data) -> tuple:
         if self.plan.classify:
             return (data.num_classes,)
         y = np.asarray(data.train.y)
         return (int(np.prod(y.shape[1:])) if y.ndim > 1 else 1,)
 
     # -- weights, scores, diversity
-    def _fit(self, trained: list[dict], data: "_Data") -> dict:
+    def _fit(self, trained: list[dict], data: _Data) -> dict:
         plan = self.plan
         classify = plan.classify
         y_val = data.targets[data.validation]
@@ -403,7 +409,6 @@ class _Job:
         test = [m["test_predictions"] for m in trained]
         has_test = data.test is not None and all(t is not None for t in test)
         fit = ew.fit_weights(plan.weights, val, y_val, plan.objective, classify, plan.iterations)
-        score = ew.objective_function(plan.objective, classify)
         labels = [m["label"] for m in trained]
         members = []
         for m, w, v, t in zip(trained, fit.weights, val, test):
@@ -412,7 +417,7 @@ class _Job:
             entry["validation"] = ew.scores(v, y_val, classify)
             entry["test"] = ew.scores(t, data.test_targets, classify) if has_test else None
             members.append(entry)
-        best = int(np.argmin([score(v, y_val) for v in val]))
+        best = int(fit.details["best_single"])  # the best on validation (ties: the lower log loss)
         blended_val = ew.blend(val, fit.weights)
         metrics = {"validation": ew.scores(blended_val, y_val, classify),
                    "test": ew.scores(ew.blend(test, fit.weights), data.test_targets, classify) if has_test else None}
@@ -436,8 +441,8 @@ class _Job:
             "data": {
                 "train": plan.data.text, "test": plan.test_data.text if plan.test_data else None,
                 "samples": {"train": len(data.targets), "used": data.used,
-                            "member_training": int(len(data.parts[0][0])), "validation": int(len(data.validation)),
-                            "test": None if data.test is None else int(len(data.test_targets))},
+                            "member_training": len(data.parts[0][0]), "validation": len(data.validation),
+                            "test": None if data.test is None else len(data.test_targets)},
                 "validation": fold_text if plan.folds else (
                     f"holdout: a seeded, stratified {plan.holdout:g} of the training data, split off once; every "
                     "member (networks and trees) trained only on the rest, and the weights are fitted on the "
@@ -557,7 +562,7 @@ def _train_network(tplan, x: np.ndarray, y: np.ndarray, validation, part: int, o
     restored = ko.restored_epoch(callbacks)
     return model, {"epochs_run": recorder.epochs_run,
                    "restored_epoch": None if restored is None else restored + 1,
-                   "samples": int(len(x))}
+                   "samples": len(x)}
 
 
 def _network_output(model, x: np.ndarray, binary: bool) -> np.ndarray:
@@ -578,14 +583,14 @@ class Ensemble:
     member flattens each sample.
     """
 
-    def __init__(self, names: list[str], members: list["_LoadedMember"], weights: Sequence[float], classify: bool,
+    def __init__(self, names: list[str], members: list[_LoadedMember], weights: Sequence[float], classify: bool,
                  num_classes: int | None):
         self.names, self.members = names, members
         self.weights = np.asarray(weights, dtype=np.float64)
         self.classify, self.num_classes = classify, num_classes
 
     @classmethod
-    def load(cls, folder: str | Path) -> "Ensemble":
+    def load(cls, folder: str | Path) -> Ensemble:
         folder = Path(folder)
         report = _read_report(folder)
         classify = report["task"] == "classification"
@@ -690,6 +695,33 @@ def ensemble_table(report: dict):
         cells = [row[0], row[1]] + ([row[2]] if classify else []) + [row[3]] + ([row[4]] if classify else []) + [row[5]]
         table.add_row(*cells, style="bold" if i == len(report["members"]) else None,
                       end_section=i == len(report["members"]) - 1)
+    return table
+
+
+def diversity_table(report: dict):
+    """A rich Table: for each pair of members, the correlation and disagreement of their predictions."""
+    from rich.table import Table
+
+    pairs = report["diversity"]["validation"]
+    tests = {(p["a"], p["b"]): p for p in (report["diversity"]["test"] or [])}
+    classify = report["task"] == "classification"
+    table = Table(title="diversity: each pair of members (correlation of predictions, share of samples they "
+                        "disagree on)", title_justify="left")
+    table.add_column("member", overflow="ellipsis", no_wrap=True, max_width=34)
+    table.add_column("member", overflow="ellipsis", no_wrap=True, max_width=34)
+    for column in ("val corr", "val disagree", "test corr", "test disagree"):
+        if classify or "disagreement" not in column:
+            table.add_column(column, justify="right")
+
+    def fmt(value) -> str:
+        return "" if value is None else f"{value:.3f}"
+
+    for pair in pairs:
+        test = tests.get((pair["a"], pair["b"]), {})
+        cells = [pair["a"], pair["b"], fmt(pair["correlation"])]
+        cells += [fmt(pair.get("disagreement"))] if classify else []
+        cells += [fmt(test.get("correlation"))] + ([fmt(test.get("disagreement"))] if classify else [])
+        table.add_row(*cells)
     return table
 
 

@@ -18,7 +18,7 @@ from netc.compiler import nodes as n
 from netc.compiler.check import bind_arguments
 from netc.compiler.evaluate import CallValue, EvalError, evaluate
 from netc.compiler.pipeline import analyze
-from netc.diagnostics import SpecError, Span
+from netc.diagnostics import Span, SpecError
 from netc.runtime.ensemble_weights import ACCURACY_OBJECTIVES
 from netc.runtime.plan import LoaderCall, TrainPlan, plan_training
 

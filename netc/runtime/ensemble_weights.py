@@ -11,8 +11,8 @@ the best (``WeightFit.chosen`` says which won).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -85,7 +85,7 @@ def fit_weights(method: str, predictions: Sequence[np.ndarray], y: np.ndarray, o
     m = len(predictions)
     uniform = np.full(m, 1.0 / m)
     singles = [score(p, y) for p in predictions]
-    best = int(np.argmin(singles))
+    best = _argmin(singles, [log_loss(p, y) for p in predictions] if _ties(objective, classify) else None)
     best_single = np.eye(m)[best]
     candidates = {"uniform": (uniform, score(blend(predictions, uniform), y)),
                   "best_single": (best_single, singles[best])}
@@ -95,7 +95,8 @@ def fit_weights(method: str, predictions: Sequence[np.ndarray], y: np.ndarray, o
         details.update(details_nm)
         candidates = {"nelder_mead": (weights, score(blend(predictions, weights), y)), **candidates}
     elif method == "caruana":
-        weights, details_c = _caruana(predictions, y, score, iterations)
+        weights, details_c = _caruana(predictions, y, score, iterations, log_loss if _ties(objective, classify)
+                                      else None)
         details.update(details_c)
         candidates = {"caruana": (weights, score(blend(predictions, weights), y)), **candidates}
     elif method != "uniform":
@@ -121,23 +122,42 @@ def _nelder_mead(predictions, y, score) -> tuple[np.ndarray, dict]:
         return np.ones(1), {"iterations": 0, "evaluations": 0}
     found = minimize(lambda z: score(blend(predictions, softmax(z)), y), np.zeros(m), method="Nelder-Mead",
                      options={"maxiter": 400 * m, "xatol": 1e-4, "fatol": 1e-7})
-    return softmax(found.x), {"iterations": int(found.nit), "evaluations": int(found.nfev),
-                              "converged": bool(found.success)}
+    weights = softmax(found.x)
+    weights[weights < 1e-6] = 0.0  # softmax never reaches 0: a member it drives out gets none
+    return weights / weights.sum(), {"iterations": int(found.nit), "evaluations": int(found.nfev),
+                                     "converged": bool(found.success)}
 
 
-def _caruana(predictions, y, score, iterations: int) -> tuple[np.ndarray, dict]:
-    """Greedy ensemble selection with replacement (Caruana et al., 2004), keeping the best iteration."""
+def _ties(objective: str, classify: bool) -> bool:
+    """The error rate ties often on a small validation set: log loss breaks its ties."""
+    return classify and objective in ACCURACY_OBJECTIVES
+
+
+def _argmin(values: Sequence[float], tie_break: Sequence[float] | None) -> int:
+    keys = [(v, t) for v, t in zip(values, tie_break)] if tie_break is not None else [(v, 0.0) for v in values]
+    return min(range(len(keys)), key=lambda i: keys[i])
+
+
+def _caruana(predictions, y, score, iterations: int, tie_break=None) -> tuple[np.ndarray, dict]:
+    """Greedy ensemble selection with replacement (Caruana et al., 2004), keeping the best iteration.
+
+    Each step adds the member that makes the running average best; ties of the
+    objective (the error rate on a small validation set) go to the lower log loss.
+    """
     m = len(predictions)
     counts = np.zeros(m)
     total = np.zeros_like(np.asarray(predictions[0], dtype=np.float64))
-    best_counts, best_value, best_at = None, np.inf, 0
+    best_counts, best_key, best_at = None, (np.inf, np.inf), 0
     for step in range(1, iterations + 1):
-        values = [score((total + p) / step, y) for p in predictions]
-        pick = int(np.argmin(values))
+        blends = [(total + p) / step for p in predictions]
+        values = [score(b, y) for b in blends]
+        seconds = [tie_break(b, y) for b in blends] if tie_break is not None else None
+        pick = _argmin(values, seconds)
         counts[pick] += 1
         total = total + predictions[pick]
-        if values[pick] < best_value - 1e-12:
-            best_counts, best_value, best_at = counts.copy(), values[pick], step
+        key = (values[pick], seconds[pick] if seconds is not None else 0.0)
+        if key[0] < best_key[0] - 1e-12 or (abs(key[0] - best_key[0]) <= 1e-12 and key[1] < best_key[1] - 1e-12):
+            best_counts, best_key, best_at = counts.copy(), key, step
     return best_counts / best_counts.sum(), {"iterations": iterations, "best_iteration": best_at,
                                              "counts": [int(c) for c in best_counts]}
 

@@ -75,7 +75,10 @@ def make_tree(name: str, kwargs: dict[str, Any], classify: bool, seed: int | Non
         kwargs["random_state"] = seed
     try:
         if name == "GradientBoosting":
-            from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+            from sklearn.ensemble import (
+                HistGradientBoostingClassifier,
+                HistGradientBoostingRegressor,
+            )
 
             return (HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor)(**kwargs)
         if name == "RandomForest":

@@ -100,6 +100,7 @@ def search_file(path: str | Path, model: str | None = None, *, trials: int | Non
     procs = _start_workers(path, spec, study_name, run_dir, url, count)
     interrupted = False
     try:
+        _prefetch(spec, run_dir, max_samples)
         _monitor(the_study, procs, display, status)
     except KeyboardInterrupt:
         interrupted = True
@@ -111,8 +112,6 @@ def search_file(path: str | Path, model: str | None = None, *, trials: int | Non
 
 def _start_workers(path, spec: SearchSpec, study_name: str, run_dir: Path, url: str, count: int) -> list:
     env = {**os.environ, store.STORAGE_ENV: url}
-    if count > 1 and "NETC_TRIAL_THREADS" not in env:
-        env["NETC_TRIAL_THREADS"] = str(max(1, (os.cpu_count() or 1) // count))
     (run_dir / "logs").mkdir(exist_ok=True)
     procs = []
     for i in range(count):
@@ -126,6 +125,22 @@ def _start_workers(path, spec: SearchSpec, study_name: str, run_dir: Path, url: 
         finally:
             log.close()
     return procs
+
+
+def _prefetch(spec: SearchSpec, run_dir: Path, max_samples: int | None) -> None:
+    """Generate the built-in data sets into the run folder's cache while the workers import Keras,
+    so no trial process generates them (framework-free: only the data packages)."""
+    from netc.runtime.plan import plan_training
+    from netc.runtime.search.trial import caching_loader
+
+    read = caching_loader(run_dir / ".data", max_samples)
+    try:
+        plan = plan_training(spec.text, spec.spec_file, spec.model.name, {})
+        for call in (plan.data, plan.validation_data, plan.test_data):
+            if call is not None:
+                read(call)
+    except Exception:  # noqa: BLE001 - only a head start: a trial reports real problems itself
+        pass
 
 
 def _monitor(study, procs, display, status) -> None:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from netc import diagnostics as dg
-from netc.catalog import training as cat
 from netc.compiler import nodes as n
 from netc.compiler.directives import Distribution, distribution_of
 from netc.compiler.evaluate import EvalError, evaluate
@@ -291,9 +290,10 @@ def make_sampler(spec: SearchSpec, study_name: str, trial_number: int | None = N
     if spec.strategy == "qmc":
         return optuna.samplers.QMCSampler(seed=study_seed(spec, study_name), scramble=True,
                                           warn_independent_sampling=False, warn_asynchronous_seeding=False)
-    # TPE: a third of a small budget explores at random (Optuna's default of 10 would be all of it)
+    # TPE: a third of a small budget explores at random (Optuna's default of 10 would be all of it);
+    # multivariate with groups models how parameters act together, conditional ones included
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(3, spec.trials // 3)),
-                                      constant_liar=parallel)
+                                      multivariate=True, group=True, constant_liar=parallel)
 
 
 def _grid_sampler(spec: SearchSpec, seed: int | None):
@@ -316,8 +316,27 @@ def make_pruner(spec: SearchSpec, epochs: int):
         return optuna.pruners.MedianPruner(n_startup_trials=min(5, max(1, spec.trials // 4)),
                                            n_warmup_steps=max(0, epochs // 4))
     if spec.prune == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(1, epochs), reduction_factor=3)
+        return _hyperband(min_resource=1, max_resource=max(1, epochs), reduction_factor=3)
     return optuna.pruners.NopPruner()
+
+
+def _hyperband(**kwargs):
+    """Optuna's HyperbandPruner, which prunes each trial within its bracket as it always does.
+
+    Wrapped, because Optuna shows the sampler of a study whose pruner *is* a
+    HyperbandPruner only the trials of the new trial's bracket: with a budget of
+    tens of trials that leaves TPE a handful to learn from. Here it learns from all.
+    """
+    import optuna
+
+    class Hyperband(optuna.pruners.BasePruner):
+        def __init__(self):
+            self.inner = optuna.pruners.HyperbandPruner(**kwargs)
+
+        def prune(self, study, trial) -> bool:
+            return self.inner.prune(study, trial)
+
+    return Hyperband()
 
 
 def objective_value(metrics: dict[str, Any], objective: str) -> float | None:
@@ -326,7 +345,3 @@ def objective_value(metrics: dict[str, Any], objective: str) -> float | None:
     values = metrics.get(part) or {}
     value = values.get(key)
     return None if value is None else float(value)
-
-
-def known_strategies() -> tuple[str, ...]:
-    return cat.SEARCH_STRATEGIES

@@ -126,7 +126,8 @@ def main(spec_path: str, model: str, study_name: str, run_dir: str) -> int:
 
 
 def _warm_up(spec: SearchSpec, loader) -> None:
-    """Import Keras and load the data now, while the worker's current trial still trains."""
+    """Import Keras (and what training imports later) and load the data now, while the worker's current
+    trial still trains. NETC_TRIAL_THREADS, when set, caps the trial's TensorFlow threads."""
     import keras
 
     threads = os.environ.get("NETC_TRIAL_THREADS", "")
@@ -136,6 +137,9 @@ def _warm_up(spec: SearchSpec, loader) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(int(threads))
         tf.config.threading.set_inter_op_parallelism_threads(int(threads))
 
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401  learning_curves.png, later
+
+    from netc.compiler.keras_builder import build_model  # noqa: F401
     from netc.runtime.plan import plan_training
     from netc.runtime.train import load_datasets
 

@@ -85,6 +85,7 @@ def run_worker(spec_path: str, model: str | None, storage_url: str, study_name: 
     finally:
         if spare is not None:
             _end(spare)
+            spare.log.unlink(missing_ok=True)  # a spare never ran a trial: its log holds nothing
 
 
 def _next_trial(study, settings: store.StudySettings, spec):
