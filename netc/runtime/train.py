@@ -111,9 +111,12 @@ def _run(plan: TrainPlan, data: Datasets, folder: RunFolder, on_epoch, extra_cal
     if weights is not None:
         fit["class_weight"] = weights
     interrupted, test = False, None
+    stop = _StopOnCtrlC(model)
     try:
-        model.fit(*data.train, callbacks=callbacks + [recorder] + list(extra_callbacks or ()), **fit)
-        if data.test is not None:
+        with stop.installed():
+            model.fit(*data.train, callbacks=callbacks + [recorder] + list(extra_callbacks or ()), **fit)
+        interrupted = stop.requested
+        if data.test is not None and not interrupted:
             test = model.evaluate(*data.test, batch_size=plan.batch_size, verbose=0, return_dict=True)
     except KeyboardInterrupt:
         interrupted = True
@@ -172,6 +175,34 @@ def _write(folder: RunFolder, plan: TrainPlan, model, history: dict, metrics: di
     folder.write_text("ir.json", json.dumps(json_safe(plan.ir), indent=2) + "\n")
     plot_learning_curves(history, folder.path("learning_curves.png"),
                          f"{plan.model.name}" + (" (interrupted)" if metrics["interrupted"] else ""))
+
+
+class _StopOnCtrlC:
+    """Ctrl-C during fit asks Keras to stop after the current batch.
+
+    A KeyboardInterrupt raised at an arbitrary point can be swallowed (say,
+    inside a garbage-collector callback of a backend library), so the signal
+    only sets ``model.stop_training``; Keras ends the epoch loop cleanly.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.requested = False
+
+    def _handle(self, *_):
+        self.requested = True
+        self.model.stop_training = True
+
+    @contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, self._handle)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager
