@@ -240,7 +240,7 @@ def test_the_cli_prints_the_table_and_refuses_a_busy_out_folder(finished, tmp_pa
     spec, out = finished
     from netc.cli import main
 
-    assert main(["ensemble", str(spec), "--out", str(out)]) == 0
+    assert main(["ensemble", str(spec), "--out", str(out), "--full"]) == 0  # --full: CI=true would mean --quick
     shown = capsys.readouterr().out
     for words in ("member", "val accuracy", "test accuracy", "weight", "Tiny(width=6)", "ensemble Mixed"):
         assert words in shown
