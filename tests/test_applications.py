@@ -1,7 +1,8 @@
 """The reference architectures in specs/applications equal keras.applications.
 
 Each spec is compiled and compared with ``keras.applications.X(weights=None)``
-at the same (small) input size and number of classes: parameter counts, output
+at the same (small) input size and number of classes, and with the same values
+for the parameters both take (MobileNetV2's ``alpha``): parameter counts, output
 shape, the weight shapes in order, the layer types and configurations in order,
 and the predictions once the reference's weights are loaded into the compiled
 model. Works under any Keras backend (tensorflow, jax).
@@ -36,23 +37,29 @@ APPLICATIONS = {
     "MobileNetV2": ("mobilenet_v2.net", 32, 3_538_984),
 }
 
+# Each application at its defaults, and the widths of MobileNetV2 that Keras rounds
+# differently (0.35 and 0.75 take its 10% correction, 1.3 widens the last conv).
+CASES = [(name, {}) for name in sorted(APPLICATIONS)] + [
+    ("MobileNetV2", {"alpha": alpha}) for alpha in (0.35, 0.75, 1.3)]
+
 
 def _count(weights) -> int:
     return sum(int(np.prod(w.shape)) for w in weights)
 
 
 class Pair:
-    def __init__(self, name: str):
+    def __init__(self, name: str, params: dict):
         file, self.size, self.default_params = APPLICATIONS[name]
-        self.name, self.path = name, SPECS / file
-        self.model = netc.compile_file(self.path, size=self.size, classes=CLASSES)
+        self.name, self.path, self.params = name, SPECS / file, params
+        self.model = netc.compile_file(self.path, size=self.size, classes=CLASSES, **params)
         self.reference = getattr(keras.applications, name)(
-            weights=None, input_shape=(self.size, self.size, 3), classes=CLASSES)
+            weights=None, input_shape=(self.size, self.size, 3), classes=CLASSES, **params)
 
 
-@pytest.fixture(scope="module", params=sorted(APPLICATIONS))
+@pytest.fixture(scope="module", params=CASES,
+                ids=lambda case: case[0] + "".join(f"-{k}={v}" for k, v in case[1].items()))
 def pair(request) -> Pair:
-    return Pair(request.param)
+    return Pair(*request.param)
 
 
 def test_model_name(pair):
@@ -129,7 +136,8 @@ def _summary(path: Path, *params: str) -> dict:
 
 
 def test_summary_totals_equal_count_params(pair):
-    summary = _summary(pair.path, f"size={pair.size}", f"classes={CLASSES}")
+    summary = _summary(pair.path, f"size={pair.size}", f"classes={CLASSES}",
+                       *(f"{k}={v}" for k, v in pair.params.items()))
     ref = pair.reference
     assert summary["model"] == pair.name
     assert summary["params"] == ref.count_params()
