@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import netc
-from conftest import GOLDEN, SPECS
+from conftest import GOLDEN, SPECS, spec_model_ids, spec_models
 from netc.cli import main
 from netc.compiler.emit_python import emit_python
 from netc.compiler.parser import parse
@@ -92,16 +92,8 @@ model Torture(range: int = 3, x: int = 4, lambda: float = 0.25, deep: bool = fal
 """
 
 
-def _spec_models() -> list[tuple[Path, str]]:
-    found = []
-    for path in sorted(SPECS.rglob("*.net")) + [GOLDEN / "clean_rank_and_flow.net"]:
-        module, _ = parse(path.read_text(encoding="utf-8"), str(path))
-        found += [(path, m.name) for m in module.of_kind("model")]
-    return found
-
-
-MODELS = _spec_models()
-IDS = [f"{path.relative_to(path.parent.parent)}:{model}" for path, model in MODELS]
+MODELS = spec_models()
+IDS = spec_model_ids(MODELS)
 
 
 def small(path: Path, model: str) -> dict:

@@ -19,29 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import netc
+from conftest import tiny_network, write_spec
 from netc.runtime import ensemble_weights as ew
 
-TINY = """# a tiny ensemble for tests
-model Tiny(width: int = 4) {
-    input x: (40, 1)
-    Conv1D(width, 5, padding="same")
-    ReLU()
-    GlobalAveragePooling1D()
-    Dense(10, activation="softmax")
-}
-
-train Tiny(lr: float = 1e-2) {
-    data mnist1d(num_samples=300)
-    test_data mnist1d(split="test", num_samples=300)
-    optimizer Adam(learning_rate=lr)
-    loss "sparse_categorical_crossentropy"
-    metrics ["accuracy"]
-    epochs 2
-    batch_size 32
-    validation_split 0.2
-    seed 1
-}
-
+TINY = "# a tiny ensemble for tests\n" + tiny_network() + """
 ensemble Mixed {
     members Tiny(width=6), GradientBoosting(max_iter=15), RandomForest(n_estimators=15)
     weights WEIGHTS
@@ -52,9 +33,7 @@ ensemble Mixed {
 
 
 def tiny_spec(tmp_path: Path, weights: str = "nelder_mead", objective: str = "val_loss") -> Path:
-    spec = tmp_path / "tiny.net"
-    spec.write_text(TINY.replace("WEIGHTS", weights).replace("OBJECTIVE", objective), encoding="utf-8")
-    return spec
+    return write_spec(tmp_path, TINY.replace("WEIGHTS", weights).replace("OBJECTIVE", objective))
 
 
 # ---- weights: never worse than uniform or the best single member --------------------------

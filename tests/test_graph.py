@@ -15,9 +15,8 @@ import textwrap
 
 import pytest
 
-from conftest import GOLDEN, ROOT, SPECS
+from conftest import ROOT, SPECS, spec_model_ids, spec_models
 from netc.cli import main
-from netc.compiler.parser import parse
 from netc.compiler.pipeline import model_ir
 from netc.graph_dot import graph_dot, quote
 
@@ -29,16 +28,8 @@ NODE = re.compile(r"^\s*(n\d+) \[(.*)\];$")
 EDGE = re.compile(r"^\s*(n\d+) -> (n\d+);$")
 
 
-def _spec_models():
-    found = []
-    for path in sorted(SPECS.rglob("*.net")) + [GOLDEN / "clean_rank_and_flow.net"]:
-        module, _ = parse(path.read_text(encoding="utf-8"), str(path))
-        found += [(path, m.name) for m in module.of_kind("model")]
-    return found
-
-
-MODELS = _spec_models()
-IDS = [f"{path.relative_to(path.parent.parent)}:{model}" for path, model in MODELS]
+MODELS = spec_models()
+IDS = spec_model_ids(MODELS)
 
 
 def checked_graph(path, model, params=None):

@@ -11,33 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SPECS
+from conftest import SPECS, tiny_network, write_spec
 
 import netc
 from netc.compiler.pipeline import analyze
 from netc.runtime.main_job import plan_jobs
 
-SPEC = """# the main job in miniature
-model Tiny(width: int = 4) {
-    input x: (40, 1)
-    Conv1D(width, 5, padding="same")
-    ReLU()
-    GlobalAveragePooling1D()
-    Dense(10, activation="softmax")
-}
-
-train Tiny(lr: float = 1e-2) {
-    data mnist1d(num_samples=300)
-    test_data mnist1d(split="test", num_samples=300)
-    optimizer Adam(learning_rate=lr)
-    loss "sparse_categorical_crossentropy"
-    metrics ["accuracy"]
-    epochs 3
-    batch_size 32
-    validation_split 0.2
-    seed 1
-}
-
+SPEC = "# the main job in miniature\n" + tiny_network(epochs=3) + """
 model Flat {
     input x: (40,)
     Dense(10, activation="softmax")
@@ -103,7 +83,7 @@ def spec_dir(tmp_path_factory) -> Path:
     pytest.importorskip("optuna")
     pytest.importorskip("skops")
     folder = tmp_path_factory.mktemp("main_job")
-    (folder / "m.net").write_text(SPEC, encoding="utf-8")
+    write_spec(folder, SPEC, "m.net")
     return folder
 
 

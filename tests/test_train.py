@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import netc
-from conftest import ROOT, SPECS
+from conftest import ROOT, SPECS, tiny_network, write_spec
 from netc.cli import main
 from netc.compiler.pipeline import parse_literal
 from netc.runtime.plan import plan_training
@@ -27,35 +27,13 @@ from netc.runtime.train import RUN_FILES
 
 keras = pytest.importorskip("keras")
 
-TINY = """# a tiny model for tests
-model Tiny(width: int = 4) {
-    input x: (40, 1)
-    Conv1D(width, 5, padding="same")
-    ReLU()
-    GlobalAveragePooling1D()
-    Dense(10, activation="softmax")
-}
-
-train Tiny(lr: float = 1e-2) {
-    data mnist1d(num_samples=300)
-    test_data mnist1d(split="test", num_samples=300)
-    optimizer Adam(learning_rate=lr)
-    loss "sparse_categorical_crossentropy"
-    metrics ["accuracy"]
-    epochs 2
-    batch_size 32
-    validation_split 0.2
-    seed 1
-    callbacks [EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=true)]
-}
-"""
+TINY = "# a tiny model for tests\n" + tiny_network(
+    extra_settings='    callbacks [EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=true)]\n')
 
 
 @pytest.fixture
 def tiny(tmp_path) -> Path:
-    spec = tmp_path / "tiny.net"
-    spec.write_text(TINY, encoding="utf-8")
-    return spec
+    return write_spec(tmp_path, TINY)
 
 
 def test_train_file_writes_a_complete_run_folder(tiny, tmp_path):
@@ -133,9 +111,7 @@ def test_a_model_without_train_block_and_a_busy_out_folder(tmp_path, capsys):
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "keep.txt").write_text("mine")
-    tiny_spec = tmp_path / "tiny.net"
-    tiny_spec.write_text(TINY)
-    assert main(["train", str(tiny_spec), "--out", str(busy)]) == 2
+    assert main(["train", str(write_spec(tmp_path, TINY)), "--out", str(busy)]) == 2
     assert (busy / "keep.txt").read_text() == "mine"
 
 
