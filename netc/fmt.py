@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from lark import Lark, Token, Tree
+from lark.tree import Meta
 from lark.exceptions import LarkError, UnexpectedInput
 
 from netc.compiler.parser import GRAMMAR_PATH, MAX_SOURCE_CHARS, _unquote
@@ -77,7 +78,32 @@ def parse_with_comments(text: str) -> tuple[Tree, list[Token]]:
     except (LarkError, RecursionError) as e:
         raise FormatError(f"cannot parse the spec: {type(e).__name__}") from None
     comments, _comments.tokens = _comments.tokens, []
-    return tree, comments
+    return _without_bounds(tree), comments
+
+
+# Keywords and brackets the grammar names so that the parser can take spans
+# from them; the formatter writes its own, so they leave the tree it reads.
+_BOUNDS = frozenset({"MODEL", "BLOCK", "TRAIN", "SEARCH", "ENSEMBLE", "INPUT", "FROM", "OUTPUT", "DATA_FORMAT",
+                     "REPEAT", "IF", "RESIDUAL", "BRANCH", "MEMBERS", "NOT", "NEG", "POS", "TRUE", "FALSE",
+                     "NONE", "CHANNELS", "LPAR", "RPAR", "LSQB", "RSQB", "LBRACE", "RBRACE"})
+
+
+def _without_bounds(tree: Tree) -> Tree:
+    """The tree without the bounding tokens, and a ``call`` subtree in each layer statement."""
+    for subtree in tree.iter_subtrees():
+        if subtree.data == "layer_stmt":
+            name, arguments, close, merge, label = subtree.children
+            subtree.children = [_call_tree(name, arguments, close), merge, label]
+        subtree.children = [c for c in subtree.children if not (isinstance(c, Token) and c.type in _BOUNDS)]
+    return tree
+
+
+def _call_tree(name: Token, arguments: Tree | None, close: Token) -> Tree:
+    meta = Meta()
+    meta.empty = False
+    meta.line, meta.column, meta.start_pos = name.line, name.column, name.start_pos
+    meta.end_line, meta.end_column, meta.end_pos = close.end_line, close.end_column, close.end_pos
+    return Tree("call", [name, arguments], meta)
 
 
 def format_text(text: str) -> str:
@@ -419,10 +445,8 @@ class _Formatter:
         if data == "method_call":
             receiver, method, arguments = ch
             return f"{receiver}.{method}({self.arguments(arguments)})"
-        if data in ("sum", "product", "comparison"):
+        if data in ("expr", "arith"):  # a chain: operands and operators
             return " ".join(self.expr(c) if isinstance(c, Tree) else str(c) for c in ch)
-        if data in ("or_expr", "and_expr"):
-            return f" {data[:-5]} ".join(self.expr(c) for c in ch)
         if data == "not_op":
             return "not " + self.expr(ch[0])
         if data == "neg":

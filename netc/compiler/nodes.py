@@ -5,7 +5,7 @@ Every later stage reads only these nodes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from netc.diagnostics import Span
@@ -13,9 +13,15 @@ from netc.diagnostics import Span
 
 # ---- expressions ---------------------------------------------------------
 
+def _depth():
+    """How many nodes deep a node's subtree goes: the parser's limit on nesting reads it."""
+    return field(default=1, kw_only=True, compare=False, repr=False)
+
+
 @dataclass(frozen=True)
 class Expr:
     span: Span
+    depth: int = _depth()
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class Argument:
     value: Expr
     span: Span  # the whole argument
     name_span: Span | None = None
+    depth: int = _depth()
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class Call(Expr):
 @dataclass(frozen=True)
 class Stmt:
     span: Span
+    depth: int = _depth()
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Stage 1: source text -> ``nodes.Module`` plus syntax diagnostics.
 
-Lark (LALR, positions on) parses with the grammar in ``netc/grammar/netc.lark``;
-one Transformer turns the parse tree into frozen nodes. The parser recovers
+Lark (LALR) parses with the grammar in ``netc/grammar/netc.lark``; one
+Transformer, run inside the parser, builds the frozen nodes as rules are
+reduced, with spans taken from the tokens at each rule's ends. The parser recovers
 from syntax errors (dropping the offending token, closing what the end of file
 left open) so that one run reports every error it can, and the parts that
 parse still reach the semantic checks. Limits on size and nesting turn
@@ -10,10 +11,11 @@ pathological input into a diagnostic instead of a RecursionError.
 from __future__ import annotations
 
 from dataclasses import replace
+import threading
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from netc import diagnostics as dg
@@ -41,7 +43,7 @@ _CLOSERS = ("RPAR", "RSQB", "RBRACE")
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     return Lark(GRAMMAR_PATH.read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
-                propagate_positions=True, maybe_placeholders=True, cache=True)
+                maybe_placeholders=True, transformer=_ToNodes())
 
 
 def parse(text: str, file: str = "<string>") -> tuple[n.Module, list[Diagnostic]]:
@@ -51,22 +53,20 @@ def parse(text: str, file: str = "<string>") -> tuple[n.Module, list[Diagnostic]
             "NC004", f"the spec is {len(text):,} characters long; netc reads at most {MAX_SOURCE_CHARS:,}",
             Span.point(), file, hint="split the spec into several files")]
     recovery = _Recovery(file, text)
+    _state.file, _state.diagnostics, _state.too_deep = file, recovery.diagnostics, None
     try:
-        tree = _lark().parse(text, on_error=recovery.on_error)
+        module = _lark().parse(text, on_error=recovery.on_error)
     except UnexpectedInput as e:  # recovery gave up; report it unless it is a repeat
         recovery.record(e)
-        return n.Module(file, ()), recovery.diagnostics
-    diagnostics = recovery.diagnostics
-    kept = []
-    for item in tree.children:  # a definition nested too deeply is dropped; the others are still checked
-        too_deep = _depth_violation(item) if isinstance(item, Tree) else None
-        if too_deep is None:
-            kept.append(item)
-        else:
-            diagnostics.append(dg.make("NC004", f"the spec nests more than {MAX_TREE_DEPTH} levels deep here",
-                                       too_deep, file, "flatten the expression or split it into parameters"))
-    tree.children = kept
-    return _ToNodes(file).transform(tree), diagnostics
+        return n.Module(file, ()), _by_position(recovery.diagnostics)
+    finally:
+        _state.diagnostics = None
+    return module, _by_position(recovery.diagnostics)
+
+
+def _by_position(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Syntax errors come from the parser and the nesting limit from the tree it builds: report them in order."""
+    return sorted(diagnostics, key=lambda d: (d.line, d.column))
 
 
 class _Recovery:
@@ -104,7 +104,7 @@ class _Recovery:
         for _ in range(6):
             if e.token.type in trial.accepts():
                 for closer in closers:
-                    parser.feed_token(Token(closer, _display(closer)))
+                    parser.feed_token(_stand_in(closer, e.token))
                 parser.feed_token(e.token)
                 if closers and self.diagnostics and self.diagnostics[-1].code == "NC001":
                     missing = "".join(_display(c) for c in closers)
@@ -115,7 +115,7 @@ class _Recovery:
             closer = next((c for c in _CLOSERS if c in trial.accepts()), None)
             if closer is None:
                 return
-            trial.feed_token(Token(closer, _display(closer)))
+            trial.feed_token(_stand_in(closer, e.token))
             closers.append(closer)
 
     def _close_at_end(self, e: UnexpectedToken) -> bool:
@@ -126,7 +126,7 @@ class _Recovery:
             closer = next((c for c in _CLOSERS if c in parser.accepts()), None)
             if closer is None:
                 break
-            parser.feed_token(Token(closer, _display(closer)))
+            parser.feed_token(_stand_in(closer, e.token))
             missing.append(_display(closer))
         if not self._reported_eof:
             self._reported_eof = True
@@ -169,6 +169,11 @@ class _Recovery:
 
     def _add(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
         self.diagnostics.append(dg.make(code, message, span, self.file, hint))
+
+
+def _stand_in(terminal: str, where: Token) -> Token:
+    """A missing closer the recovery inserts, placed where the parser noticed it was missing."""
+    return Token.new_borrow_pos(terminal, _display(terminal), where)
 
 
 def _can_end(parser) -> bool:
@@ -216,28 +221,31 @@ def _token_span(token: Token) -> Span:
     return Span(line, column, end_line, end_column)
 
 
-def _depth_violation(tree: Tree) -> Span | None:
-    """The first place the tree is deeper than the limit, found without recursion."""
-    stack = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_TREE_DEPTH:
-            meta = node.meta
-            line = getattr(meta, "line", 1)
-            column = getattr(meta, "column", 1)
-            return Span(line, column, line, column + 1)
-        for child in node.children:
-            if isinstance(child, Tree):
-                stack.append((child, depth + 1))
-    return None
-
-
 # ---- the Transformer -----------------------------------------------------
+#
+# It runs inside the LALR parser (Lark's ``transformer=`` option): each rule's
+# callback builds its node as the rule is reduced, so no parse tree is built
+# and walked again. Spans come from the tokens at a rule's two ends (keywords
+# and closing brackets are named terminals for this), and every node records
+# how deep its subtree goes, so the nesting limit costs no extra pass.
 
-def _span(meta) -> Span:
-    if getattr(meta, "empty", True):
-        return Span.point()
-    return Span(meta.line, meta.column, meta.end_line, meta.end_column)
+_state = threading.local()  # the parse running on this thread: its file and what it found too deep
+
+
+def _tspan(token: Token) -> Span:
+    return Span(token.line, token.column, token.end_line, token.end_column)
+
+
+def _from_tokens(first: Token, last: Token) -> Span:
+    return Span(first.line, first.column, last.end_line, last.end_column)
+
+
+def _start_to(first: Token, last) -> Span:
+    """From a token to the end of a node (or a token)."""
+    if isinstance(last, Token):
+        return Span(first.line, first.column, last.end_line, last.end_column)
+    end = last.span  # a node, a Label or a body
+    return Span(first.line, first.column, end.end_line, end.end_column)
 
 
 def _present(children) -> list:
@@ -245,211 +253,318 @@ def _present(children) -> list:
 
 
 def _label(token: Token | None) -> n.Label | None:
-    return None if token is None else n.Label(str(token), _token_span(token))
+    return None if token is None else n.Label(str(token), _tspan(token))
 
 
-@v_args(meta=True)
+def _deepest(nodes) -> int:
+    return max((node.depth for node in nodes), default=0)
+
+
+def _note_depth(node):
+    """Remember the first node whose subtree is deeper than the limit (the definition holding it is dropped)."""
+    if node.depth > MAX_TREE_DEPTH and _state.too_deep is None:
+        _state.too_deep = node
+    return node
+
+
+class _Body(tuple):
+    """A braced body's statements, with the span of its braces and its depth."""
+
+    span: Span
+    depth: int
+
+
+def _body(stmts: list, open_token: Token, close_token: Token) -> _Body:
+    body = _Body(stmts)
+    body.span = _from_tokens(open_token, close_token)
+    body.depth = _deepest(stmts)
+    return body
+
+
+_PRECEDENCE = {"OR": 1, "AND": 2, "COMP_OP": 3, "ADD_OP": 4, "MUL_OP": 5}
+
+
+def _binop(left, op: Token, right) -> n.BinOp:
+    span = Span(left.span.line, left.span.column, right.span.end_line, right.span.end_column)
+    depth = 1 + (left.depth if left.depth > right.depth else right.depth)
+    return _note_depth(n.BinOp(span, str(op), left, right, depth=depth))
+
+
+def _order(chain: list):
+    """``[a, op, b, op, c]`` as a tree, by precedence; every operator is left-associative."""
+    operands, operators = [chain[0]], []
+    for i in range(1, len(chain), 2):
+        op = chain[i]
+        level = _PRECEDENCE[op.type]
+        while operators and _PRECEDENCE[operators[-1].type] >= level:
+            right = operands.pop()
+            operands.append(_binop(operands.pop(), operators.pop(), right))
+        operators.append(op)
+        operands.append(chain[i + 1])
+    while operators:
+        right = operands.pop()
+        operands.append(_binop(operands.pop(), operators.pop(), right))
+    return operands[0]
+
+
 class _ToNodes(Transformer):
-    """Turns Lark's tree into ``nodes``; the only place a lark.Tree is read."""
-
-    def __init__(self, file: str):
-        super().__init__()
-        self.file = file
+    """Builds ``nodes`` from what the parser reduces; the only place Lark's results are read."""
 
     # -- definitions
-    def start(self, meta, children):
-        return n.Module(self.file, tuple(_present(children)))
+    def start(self, children):
+        return n.Module(_state.file, tuple(_present(children)))
 
-    def model_def(self, meta, children):
-        name, params, body = children
-        return n.ModelDef("model", str(name), _token_span(name), _span(meta), params or (), body)
+    def _definition(self, node):
+        """A definition nested deeper than the limit is dropped with a diagnostic; the others are kept."""
+        deep, _state.too_deep = _state.too_deep, None
+        if deep is None:
+            return node
+        span = _span_at_limit(node)
+        _state.diagnostics.append(dg.make(
+            "NC004", f"the spec nests more than {MAX_TREE_DEPTH} levels deep here", span, _state.file,
+            "flatten the expression or split it into parameters"))
+        return None
 
-    def block_def(self, meta, children):
-        name, params, body = children
-        return n.BlockDef("block", str(name), _token_span(name), _span(meta), params or (), body)
+    def model_def(self, children):
+        keyword, name, params, body = children
+        return self._definition(n.ModelDef("model", str(name), _tspan(name), _start_to(keyword, body),
+                                           params or (), tuple(body)))
 
-    def train_def(self, meta, children):
-        name, params, *settings = children
-        return n.DirectiveDef("train", str(name), _token_span(name), _span(meta), params or (), tuple(settings))
+    def block_def(self, children):
+        keyword, name, params, body = children
+        return self._definition(n.BlockDef("block", str(name), _tspan(name), _start_to(keyword, body),
+                                           params or (), tuple(body)))
 
-    def search_def(self, meta, children):
-        name, *settings = children
-        return n.DirectiveDef("search", str(name), _token_span(name), _span(meta), (), tuple(settings))
+    def train_def(self, children):
+        keyword, name, params, *settings, close = children
+        return self._definition(n.DirectiveDef("train", str(name), _tspan(name), _from_tokens(keyword, close),
+                                               params or (), tuple(settings)))
 
-    def ensemble_def(self, meta, children):
-        name, *settings = children
-        return n.DirectiveDef("ensemble", str(name), _token_span(name), _span(meta), (), tuple(settings))
+    def search_def(self, children):
+        keyword, name, *settings, close = children
+        return self._definition(n.DirectiveDef("search", str(name), _tspan(name), _from_tokens(keyword, close),
+                                               (), tuple(settings)))
 
-    def param_list(self, meta, children):
+    def ensemble_def(self, children):
+        keyword, name, *settings, close = children
+        return self._definition(n.DirectiveDef("ensemble", str(name), _tspan(name), _from_tokens(keyword, close),
+                                               (), tuple(settings)))
+
+    def param_list(self, children):
         return tuple(_present(children))
 
-    def param(self, meta, children):
+    def param(self, children):
         name, type_token, default = children
-        return n.Param(str(name), None if type_token is None else str(type_token), default, _span(meta),
-                       None if type_token is None else _token_span(type_token))
+        last = default if default is not None else (type_token if type_token is not None else name)
+        return n.Param(str(name), None if type_token is None else str(type_token), default,
+                       _start_to(name, last), None if type_token is None else _tspan(type_token))
 
     # -- directive settings
-    def train_setting(self, meta, children):
+    def train_setting(self, children):
         key, value = children
-        return n.Setting(str(key), _token_span(key), (value,), None, _span(meta))
+        return n.Setting(str(key), _tspan(key), (value,), None, _start_to(key, value))
 
-    def search_binding(self, meta, children):
+    def search_binding(self, children):
         key, value = children
-        return n.Setting(str(key), _token_span(key), (value,), None, _span(meta), is_binding=True)
+        return n.Setting(str(key), _tspan(key), (value,), None, _start_to(key, value), is_binding=True)
 
-    def search_setting(self, meta, children):
+    def search_setting(self, children):
         key, value, direction = children
-        return n.Setting(str(key), _token_span(key), (value,), None if direction is None else str(direction),
-                         _span(meta))
+        span = _start_to(key, direction if direction is not None else value)
+        return n.Setting(str(key), _tspan(key), (value,), None if direction is None else str(direction), span)
 
     ensemble_setting = search_setting
 
-    def ensemble_members(self, meta, children):
-        span = _span(meta)
-        key_span = Span(span.line, span.column, span.line, span.column + len("members"))
-        return n.Setting("members", key_span, tuple(children), None, span)
+    def ensemble_members(self, children):
+        keyword, *members = children
+        return n.Setting("members", _tspan(keyword), tuple(members), None, _start_to(keyword, members[-1]))
 
     # -- statements
-    def body(self, meta, children):
-        return tuple(_present(children))
+    def body(self, children):
+        return _body(children[1:-1], children[0], children[-1])
 
-    def input_stmt(self, meta, children):
-        name, shape = children
-        return n.InputStmt(_span(meta), str(name), _token_span(name), shape)
+    def input_stmt(self, children):
+        keyword, name, shape = children
+        return _note_depth(n.InputStmt(_start_to(keyword, shape), str(name), _tspan(name), shape,
+                                       depth=1 + shape.depth))
 
-    def from_stmt(self, meta, children):
-        (name,) = children
-        return n.FromStmt(_span(meta), str(name), _token_span(name))
+    def from_stmt(self, children):
+        keyword, name = children
+        return n.FromStmt(_from_tokens(keyword, name), str(name), _tspan(name))
 
-    def output_stmt(self, meta, children):
-        return n.OutputStmt(_span(meta), tuple(_label(t) for t in children))
+    def output_stmt(self, children):
+        keyword, *names = children
+        return n.OutputStmt(_from_tokens(keyword, names[-1]), tuple(_label(t) for t in names))
 
-    def data_format_stmt(self, meta, children):
-        (value,) = children
-        return n.DataFormatStmt(_span(meta), str(value), _token_span(value))
+    def data_format_stmt(self, children):
+        keyword, value = children
+        return n.DataFormatStmt(_from_tokens(keyword, value), str(value), _tspan(value))
 
-    def layer_stmt(self, meta, children):
-        call, merge_inputs, label = children
-        return n.LayerStmt(_span(meta), call, merge_inputs, label)
+    def layer_stmt(self, children):
+        name, arguments, close, merge_inputs, label = children
+        arguments = arguments or ()
+        call = _note_depth(n.Call(_from_tokens(name, close), str(name), _tspan(name), arguments,
+                                  depth=1 + _deepest(arguments)))
+        last = label if label is not None else (merge_inputs[-1] if merge_inputs else call)
+        span = _start_to(name, last)
+        return _note_depth(n.LayerStmt(span, call, merge_inputs, _label(label), depth=1 + call.depth))
 
-    def merge_inputs(self, meta, children):
+    def merge_inputs(self, children):
         return tuple(_label(t) for t in children)
 
-    def label(self, meta, children):
-        return _label(children[0])
+    def label(self, children):
+        return children[0]  # the NAME token: its statement makes the Label and reads its end
 
-    def repeat_stmt(self, meta, children):
-        var, count, body, label = children
-        return n.RepeatStmt(_span(meta), _label(var), count, body, label)
+    def repeat_stmt(self, children):
+        keyword, var, count, body, label = children
+        span = _start_to(keyword, label if label is not None else body)
+        depth = 1 + max(count.depth, body.depth)
+        return _note_depth(n.RepeatStmt(span, _label(var), count, tuple(body), _label(label), depth=depth))
 
-    def if_stmt(self, meta, children):
-        condition, then_body, else_part = children
-        if isinstance(else_part, n.IfStmt):
-            else_part = (else_part,)
-        return n.IfStmt(_span(meta), condition, then_body, else_part)
+    def if_stmt(self, children):
+        keyword, condition, then_body, else_part = children
+        if isinstance(else_part, n.IfStmt):  # ``else if``: a body of one statement
+            else_part = _body_of(else_part)
+        last = else_part if else_part is not None else then_body
+        depth = 1 + max(condition.depth, then_body.depth, else_part.depth if else_part is not None else 0)
+        return _note_depth(n.IfStmt(_start_to(keyword, last), condition, tuple(then_body),
+                                    None if else_part is None else tuple(else_part), depth=depth))
 
-    def residual_stmt(self, meta, children):
-        body, shortcut, label = children
-        return n.ResidualStmt(_span(meta), body, shortcut, label)
+    def residual_stmt(self, children):
+        keyword, body, shortcut, label = children
+        last = label if label is not None else (shortcut if shortcut is not None else body)
+        depth = 1 + max(body.depth, shortcut.depth if shortcut is not None else 0)
+        return _note_depth(n.ResidualStmt(_start_to(keyword, last), tuple(body),
+                                          None if shortcut is None else tuple(shortcut), _label(label), depth=depth))
 
-    def shortcut(self, meta, children):
+    def shortcut(self, children):
         return children[0]
 
-    def branch_stmt(self, meta, children):
-        merge, *paths, label = children
-        return n.BranchStmt(_span(meta), merge, tuple(paths), label)
+    def branch_stmt(self, children):
+        keyword, merge, *paths, close, label = children
+        span = _from_tokens(keyword, label if label is not None else close)
+        depth = 1 + max(merge.depth, _deepest(paths))
+        return _note_depth(n.BranchStmt(span, merge, tuple(tuple(p) for p in paths), _label(label), depth=depth))
 
-    def path(self, meta, children):
+    def path(self, children):
         return children[0]
 
     # -- calls and arguments
-    def call(self, meta, children):
-        name, arguments = children
-        return n.Call(_span(meta), str(name), _token_span(name), arguments or ())
+    def call(self, children):
+        name, arguments, close = children
+        arguments = arguments or ()
+        return _note_depth(n.Call(_from_tokens(name, close), str(name), _tspan(name), arguments,
+                                  depth=1 + _deepest(arguments)))
 
     call_expr = call
 
-    def method_call(self, meta, children):
-        receiver, method, arguments = children
-        return n.Call(_span(meta), str(method), _token_span(method), arguments or (),
-                      str(receiver), _token_span(receiver))
+    def method_call(self, children):
+        receiver, method, arguments, close = children
+        arguments = arguments or ()
+        return _note_depth(n.Call(_from_tokens(receiver, close), str(method), _tspan(method), arguments,
+                                  str(receiver), _tspan(receiver), depth=1 + _deepest(arguments)))
 
-    def arguments(self, meta, children):
+    def arguments(self, children):
         return tuple(_present(children))
 
-    def positional_arg(self, meta, children):
-        return n.Argument(None, children[0], _span(meta))
+    def positional_arg(self, children):
+        value = children[0]
+        return n.Argument(None, value, value.span, depth=1 + value.depth)
 
-    def keyword_arg(self, meta, children):
+    def keyword_arg(self, children):
         name, value = children
-        return n.Argument(str(name), value, _span(meta), _token_span(name))
+        return n.Argument(str(name), value, _start_to(name, value), _tspan(name), depth=1 + value.depth)
 
     # -- expressions
-    def _fold(self, meta, children):
-        """Left-associative chains like ``a + b - c``: [a, op, b, op, c]."""
-        result = children[0]
-        for i in range(1, len(children), 2):
-            right = children[i + 1]
-            result = n.BinOp(result.span.to(right.span), str(children[i]), result, right)
-        return result
+    def expr(self, children):
+        return _order(children)
 
-    sum = _fold
-    product = _fold
-    comparison = _fold
+    def arith(self, children):
+        comparisons = [op for op in children[1::2] if op.type == "COMP_OP"]
+        if len(comparisons) > 1:
+            op = comparisons[1]
+            _state.diagnostics.append(dg.make(
+                "NC001", f"unexpected '{op}': comparisons do not chain", _tspan(op), _state.file,
+                "compare two values at a time and join the comparisons with 'and'"))
+        return _order(children)
 
-    def or_expr(self, meta, children):
-        return self._fold_keyword("or", children)
+    def _unary(self, children, op: str):
+        token, operand = children
+        return _note_depth(n.UnaryOp(_start_to(token, operand), op, operand, depth=1 + operand.depth))
 
-    def and_expr(self, meta, children):
-        return self._fold_keyword("and", children)
+    def not_op(self, children):
+        return self._unary(children, "not")
 
-    def _fold_keyword(self, op, children):
-        result = children[0]
-        for right in children[1:]:
-            result = n.BinOp(result.span.to(right.span), op, result, right)
-        return result
+    def neg(self, children):
+        return self._unary(children, "-")
 
-    def not_op(self, meta, children):
-        return n.UnaryOp(_span(meta), "not", children[0])
+    def pos(self, children):
+        return self._unary(children, "+")
 
-    def neg(self, meta, children):
-        return n.UnaryOp(_span(meta), "-", children[0])
+    def int_lit(self, children):
+        return n.Literal(_tspan(children[0]), int(children[0]))
 
-    def pos(self, meta, children):
-        return n.UnaryOp(_span(meta), "+", children[0])
+    def float_lit(self, children):
+        return n.Literal(_tspan(children[0]), float(children[0]))
 
-    def int_lit(self, meta, children):
-        return n.Literal(_span(meta), int(children[0]))
+    def string_lit(self, children):
+        return n.Literal(_tspan(children[0]), _unquote(str(children[0])))
 
-    def float_lit(self, meta, children):
-        return n.Literal(_span(meta), float(children[0]))
+    def true_lit(self, children):
+        return n.Literal(_tspan(children[0]), True)
 
-    def string_lit(self, meta, children):
-        return n.Literal(_span(meta), _unquote(str(children[0])))
+    def false_lit(self, children):
+        return n.Literal(_tspan(children[0]), False)
 
-    def true_lit(self, meta, children):
-        return n.Literal(_span(meta), True)
+    def none_lit(self, children):
+        return n.Literal(_tspan(children[0]), None)
 
-    def false_lit(self, meta, children):
-        return n.Literal(_span(meta), False)
+    def channels_lit(self, children):
+        return n.ChannelsExpr(_tspan(children[0]))
 
-    def none_lit(self, meta, children):
-        return n.Literal(_span(meta), None)
+    def name_ref(self, children):
+        return n.NameRef(_tspan(children[0]), str(children[0]))
 
-    def channels_lit(self, meta, children):
-        return n.ChannelsExpr(_span(meta))
+    def paren(self, children):
+        inner = children[1]  # parentheses leave no node, but they count towards the nesting limit
+        object.__setattr__(inner, "depth", inner.depth + 1)
+        return _note_depth(inner)
 
-    def name_ref(self, meta, children):
-        return n.NameRef(_span(meta), str(children[0]))
+    def tuple_lit(self, children):
+        items = tuple(c for c in children[1:-1] if c is not None)
+        return _note_depth(n.TupleExpr(_from_tokens(children[0], children[-1]), items, depth=1 + _deepest(items)))
 
-    def paren(self, meta, children):
-        return children[0]
+    def list_lit(self, children):
+        items = tuple(c for c in children[1:-1] if c is not None)
+        return _note_depth(n.ListExpr(_from_tokens(children[0], children[-1]), items, depth=1 + _deepest(items)))
 
-    def tuple_lit(self, meta, children):
-        return n.TupleExpr(_span(meta), tuple(_present(children)))
 
-    def list_lit(self, meta, children):
-        return n.ListExpr(_span(meta), tuple(_present(children)))
+def _body_of(stmt: n.IfStmt) -> _Body:
+    body = _Body((stmt,))
+    body.span = stmt.span
+    body.depth = stmt.depth
+    return body
+
+
+def _span_at_limit(definition: n.Definition) -> Span:
+    """Where nesting passes the limit, counted from the definition: MAX_TREE_DEPTH steps down its deepest path."""
+    node = definition
+    for _ in range(MAX_TREE_DEPTH):
+        children = [c for c in _child_nodes(node) if hasattr(c, "depth")]
+        if not children:
+            break
+        node = max(children, key=lambda c: c.depth)
+    span = node.span
+    return Span(span.line, span.column, span.line, span.column + 1)
+
+
+def _child_nodes(node):
+    for value in vars(node).values():
+        if isinstance(value, tuple):
+            for item in value:  # statements, arguments, items; the paths of a branch are bodies
+                yield from (item if isinstance(item, tuple) else (item,))
+        elif value is not None and not isinstance(value, (str, int, float, Span)):
+            yield value
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
