@@ -172,7 +172,9 @@ async def test_change_and_save_update_diagnostics(client: LanguageClient):
 @pytest.mark.asyncio(loop_scope="module")
 async def test_rapid_changes_are_coalesced(client: LanguageClient):
     uri = uri_of("rapid.net")
-    text = (ROOT / "specs" / "applications" / "inception_v3.net").read_text(encoding="utf-8")
+    # big enough that one analysis outlasts the arrival of the whole burst of changes
+    layers = "\n".join(["    Conv2D(8, 3, padding=\"same\")", "    BatchNormalization()", "    ReLU()"] * 1000)
+    text = f"model Rapid {{\n    input x: (16, 16, 3)\n{layers}\n}}\n"
     open_doc(client, uri, text)
     await published(client, uri, 1)
     before = (await stats(client))["analyses"]

@@ -14,7 +14,7 @@ from netc.catalog import LAYERS
 from netc.catalog.spec import LayerSpec, ShapeError
 from netc.catalog.types import (CHANNELS, AxisType, LayerType, LayerValue, Type, describe_value, string_options,
                                type_name)
-from netc.compiler.evaluate import ArgValue, CallValue
+from netc.compiler.evaluate import ArgValue, CallValue, Unhashable, freeze
 from netc.compiler.graph import Graph, Node
 from netc.diagnostics import Diagnostic, Span
 
@@ -43,6 +43,25 @@ class _Binding:
 
     def with_defaults(self) -> dict[str, Any]:
         return {a.name: self.values.get(a.name, a.default) for a in self.spec.all_args}
+
+
+# Layers that checked cleanly, by what decides the result: the layer, its argument values, the data format
+# and its input shapes. Big specs repeat layers (a conv, its BN, its activation, block after block) and a
+# search is checked at every corner of its space, where most layers do not change; only clean results are
+# kept, so every diagnostic is still made afresh, with its own span.
+_CLEAN: dict[tuple, tuple] = {}
+MAX_CLEAN = 50_000
+
+
+def _clean_key(node: Node, data_format: str, nodes: dict[str, Node]) -> tuple | None:
+    call = node.call
+    if call is None or call.receiver is not None:
+        return None
+    try:
+        args = tuple([(a.name, freeze(a.value)) for a in call.args])
+    except Unhashable:  # a layer passed as a value (a wrapper's argument): checked every time
+        return None
+    return (node.layer, data_format, args, tuple([nodes[i].shape for i in node.inputs]))
 
 
 class Checker:
@@ -85,6 +104,21 @@ class Checker:
                 node.shape = None
 
     def _check_node(self, node: Node) -> None:
+        """Check one layer; a layer that checked cleanly with the same arguments and inputs before is reused."""
+        key = _clean_key(node, self.graph.data_format, self.nodes)
+        hit = _CLEAN.get(key) if key is not None else None
+        if hit is not None:
+            args, node.shape, node.trainable_params, node.non_trainable_params = hit
+            node.args = dict(args)
+            return
+        before = len(self.diagnostics)
+        self._check_node_afresh(node)
+        if key is not None and node.shape is not None and len(self.diagnostics) == before:
+            if len(_CLEAN) >= MAX_CLEAN:
+                _CLEAN.clear()
+            _CLEAN[key] = (dict(node.args), node.shape, node.trainable_params, node.non_trainable_params)
+
+    def _check_node_afresh(self, node: Node) -> None:
         spec = LAYERS[node.layer]
         binding = self._bind(spec, node.call)
         if spec.takes_data_format and "data_format" not in binding.values:

@@ -97,6 +97,29 @@ def evaluate(expr: n.Expr, env: dict[str, Any]) -> Any:
     raise TypeError(f"not an expression: {expr!r}")
 
 
+class Unhashable(Exception):
+    """A value ``freeze`` cannot key (a call written as a value)."""
+
+
+def freeze(value: Any) -> Any:
+    """A hashable key for a value that tells apart what Python thinks equal (1, 1.0, True)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, int):
+        return ("i", value)
+    if isinstance(value, float):
+        return ("f", value)
+    if isinstance(value, tuple):
+        return ("t",) + tuple(freeze(v) for v in value)
+    if isinstance(value, list):
+        return ("l",) + tuple(freeze(v) for v in value)
+    if value is CHANNELS:
+        return ("channels",)
+    raise Unhashable
+
+
 def evaluate_call(call: n.Call, env: dict[str, Any]) -> CallValue:
     args = tuple(ArgValue(a.name, evaluate(a.value, env), a.value.span, a.name_span) for a in call.args)
     return CallValue(call.func, call.func_span, args, call.span, call.receiver, call.receiver_span)

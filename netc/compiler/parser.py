@@ -20,6 +20,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from netc import diagnostics as dg
 from netc.compiler import nodes as n
+from netc.compiler.lexer import SpecLexer
 from netc.diagnostics import Diagnostic, Span
 
 GRAMMAR_PATH = Path(__file__).resolve().parent.parent / "grammar" / "netc.lark"
@@ -42,7 +43,7 @@ _CLOSERS = ("RPAR", "RSQB", "RBRACE")
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark(GRAMMAR_PATH.read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
+    return Lark(GRAMMAR_PATH.read_text(encoding="utf-8"), parser="lalr", lexer=SpecLexer,
                 maybe_placeholders=True, transformer=_ToNodes())
 
 
@@ -202,8 +203,19 @@ def _describe_token(token: Token) -> str:
     return f"'{token}'"
 
 
+_FIRST_EXPECTED = ("NAME", "INT", "FLOAT", "STRING")
+
+
+def _hint_order(terminal: str) -> tuple:
+    """Values first, then punctuation, then keywords: what the user most likely meant to write."""
+    if terminal in _FIRST_EXPECTED:
+        return (0, _FIRST_EXPECTED.index(terminal))
+    shown = _display(terminal)
+    return (1 if not shown[:1].isalpha() else 2, shown)
+
+
 def _expected_hint(expected: list[str]) -> str | None:
-    words = [_TOKEN_WORDS.get(t) or f"'{_display(t)}'" for t in expected]
+    words = [_TOKEN_WORDS.get(t) or f"'{_display(t)}'" for t in sorted(expected, key=_hint_order)]
     if not words:
         return None
     if len(words) > 8:

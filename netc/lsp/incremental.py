@@ -24,6 +24,7 @@ from typing import Any
 
 from netc.compiler import nodes as n
 from netc.compiler.check import Checker
+from netc.compiler.evaluate import Unhashable, freeze
 from netc.compiler.expand import Expander
 from netc.compiler.parser import MAX_SOURCE_CHARS, MAX_TREE_DEPTH, parse
 from netc.compiler.pipeline import Analysis, safe_analyze
@@ -433,27 +434,6 @@ def _pad(position: tuple[int, int], head: str) -> str | None:
 
 # ---- memoized expansion and checking ---------------------------------------------
 
-class _Unhashable(Exception):
-    pass
-
-
-def _freeze(value: Any) -> Any:
-    """A hashable key that tells apart values Python thinks equal (1, 1.0, True)."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return ("b", value)
-    if isinstance(value, int):
-        return ("i", value)
-    if isinstance(value, float):
-        return ("f", value)
-    if isinstance(value, tuple):
-        return ("t",) + tuple(_freeze(v) for v in value)
-    if isinstance(value, list):
-        return ("l",) + tuple(_freeze(v) for v in value)
-    raise _Unhashable
-
-
 class _Memo:
     """Two generations: what the last analysis used, and what this one uses."""
 
@@ -489,14 +469,14 @@ class _MemoExpander(Expander):
         known = self._env_keys.get(id(env))
         if known is not None and known[0] is env and known[1] == len(env):
             return known[2]
-        key = tuple((k, _freeze(v)) for k, v in env.items())
+        key = tuple((k, freeze(v)) for k, v in env.items())
         self._env_keys[id(env)] = (env, len(env), key)
         return key
 
     def _eval_call(self, call, env):
         try:
             key = ("call", id(call), self._env_key(env))
-        except _Unhashable:
+        except Unhashable:
             return super()._eval_call(call, env)
         hit = self._memo.get(key)
         if hit is not None and hit[0] is call:
