@@ -203,6 +203,32 @@ def test_choices_that_optuna_cannot_store_are_stored_as_spec_literals():
     assert encode(plain, 64) == 64
 
 
+def test_choices_among_calls_are_stored_as_their_spec_text(tmp_path):
+    from netc.runtime.search.space import decode, encode, load_search
+
+    path = tmp_path / "calls.net"
+    path.write_text("""
+model R(cell: any = LSTM(8)) {
+    input x: (40, 1)
+    Bidirectional(cell)
+    Dense(10, activation="softmax")
+}
+train R {
+    data mnist1d(num_samples=300)
+    loss "sparse_categorical_crossentropy"
+    validation_split 0.2
+}
+search R {
+    cell = choice(LSTM(8), LSTM(units=16))
+    objective val_loss minimize
+}
+""", encoding="utf-8")
+    dist = load_search(path).dists["cell"]
+    stored = [encode(dist, choice) for choice in dist.choices]
+    assert stored == ["LSTM(8)", "LSTM(units=16)"]
+    assert [decode(dist, s) for s in stored] == list(dist.choices)
+
+
 @pytest.mark.parametrize("strategy", ["random", "tpe", "grid", "cmaes", "qmc"])
 @pytest.mark.parametrize("prune", ["none", "median", "hyperband"])
 def test_every_strategy_and_pruner_samples_the_space(tmp_path, strategy, prune):

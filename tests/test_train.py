@@ -18,10 +18,11 @@ import pytest
 
 import netc
 from conftest import ROOT, SPECS, tiny_network, write_spec
+from netc.catalog.types import describe_value
 from netc.cli import main
 from netc.compiler.pipeline import parse_literal
 from netc.runtime.plan import plan_training
-from netc.runtime.resolved import resolved_spec, spec_literal
+from netc.runtime.resolved import resolved_spec
 from netc.runtime.runfolder import MARKER
 from netc.runtime.train import RUN_FILES
 
@@ -127,7 +128,7 @@ def test_mnist1d_spec_has_three_trainable_models():
 @pytest.mark.parametrize("value", [3, -2, 0.5, 1e-05, 2.0, True, False, None, "a \"b\" \\c", (3,), (1, (2, 3)),
                                    [1, "x"]])
 def test_spec_literal_reads_back_as_the_same_value(value):
-    assert parse_literal(spec_literal(value)) == (value, True)
+    assert parse_literal(describe_value(value, full_calls=True)) == (value, True)
 
 
 def test_resolved_spec_binds_a_parameter_without_default_and_adds_epochs():

@@ -51,8 +51,14 @@ class LayerValue:
         return LAYERS[self.name]
 
 
-def describe_value(value: Any) -> str:
-    """A value as a spec would spell it, for messages."""
+def describe_value(value: Any, *, full_calls: bool = False) -> str:
+    """A value as a spec spells it: in messages, and in the spec text netc writes.
+
+    Literals read back as the same value (strings are escaped). A layer value
+    is shown as ``Name(...)``, and so is an evaluated call
+    (``compiler.evaluate.CallValue``) unless ``full_calls``: then the call is
+    written with its arguments, as spec text that reads back.
+    """
     if value is True:
         return "true"
     if value is False:
@@ -60,16 +66,21 @@ def describe_value(value: Any) -> str:
     if value is None:
         return "none"
     if isinstance(value, str):
-        return '"' + value + '"'
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, tuple):
-        inner = ", ".join(describe_value(v) for v in value)
+        inner = ", ".join(describe_value(v, full_calls=full_calls) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     if isinstance(value, list):
-        return "[" + ", ".join(describe_value(v) for v in value) + "]"
+        return "[" + ", ".join(describe_value(v, full_calls=full_calls) for v in value) + "]"
     if isinstance(value, LayerValue):
         return f"{value.name}(...)"
     if hasattr(value, "func") and hasattr(value, "args"):  # an evaluated call (compiler.evaluate.CallValue)
-        return f"{value.func}(...)"
+        if not full_calls:
+            return f"{value.func}(...)"
+        args = ", ".join(f"{a.name}={describe_value(a.value, full_calls=True)}" if a.name
+                         else describe_value(a.value, full_calls=True) for a in value.args)
+        receiver = getattr(value, "receiver", None)
+        return (f"{receiver}." if receiver else "") + f"{value.func}({args})"
     return repr(value)
 
 

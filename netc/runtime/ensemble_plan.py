@@ -14,6 +14,7 @@ from typing import Any
 
 from netc import diagnostics as dg
 from netc.catalog import training as cat
+from netc.catalog.types import describe_value
 from netc.compiler import nodes as n
 from netc.compiler.check import bind_arguments
 from netc.compiler.evaluate import CallValue, EvalError, evaluate
@@ -147,20 +148,13 @@ def _member(expr: n.Expr, file: str) -> Member:
         value: CallValue = evaluate(expr, {})
     except EvalError as e:  # the checks accepted it; kept so a surprise is a diagnostic
         raise SpecError([e.diagnostic(file)]) from None
-    text = _text(value)
+    text = describe_value(value, full_calls=True)
     if value.receiver is not None:
         return Member("top", value.receiver, text, {}, int(value.args[0].value), value.span)
     if value.func in cat.TREES:
         binding = bind_arguments(cat.TREES[value.func], value, _ignore)
         return Member("tree", value.func, text, dict(binding.values), span=value.span)
     return Member("network", value.func, text, {a.name: a.value for a in value.args}, span=value.span)
-
-
-def _text(value: CallValue) -> str:
-    from netc.runtime.resolved import spec_literal
-
-    args = ", ".join((f"{a.name}={spec_literal(a.value)}" if a.name else spec_literal(a.value)) for a in value.args)
-    return (f"{value.receiver}." if value.receiver else "") + f"{value.func}({args})"
 
 
 def _value(setting: n.Setting, file: str) -> Any:

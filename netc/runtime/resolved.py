@@ -8,31 +8,10 @@ nothing else in the text moves.
 """
 from __future__ import annotations
 
-from typing import Any
-
+from netc.catalog.types import describe_value
 from netc.compiler import nodes as n
 from netc.diagnostics import Span
 from netc.runtime.plan import TrainPlan
-
-
-def spec_literal(value: Any) -> str:
-    """A value as the spec language spells it (the inverse of evaluating a literal)."""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "none"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, float):
-        return repr(value) if any(c in repr(value) for c in ".en") else repr(value) + ".0"
-    if isinstance(value, tuple):
-        inner = ", ".join(spec_literal(v) for v in value)
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    if isinstance(value, list):
-        return "[" + ", ".join(spec_literal(v) for v in value) + "]"
-    return repr(value)
 
 
 def resolved_spec(plan: TrainPlan) -> str:
@@ -44,7 +23,7 @@ def resolved_spec(plan: TrainPlan) -> str:
         for param in params:
             if param.name not in values:
                 continue
-            literal = spec_literal(values[param.name])
+            literal = describe_value(values[param.name], full_calls=True)
             if param.default is not None:
                 edits.append((*_offsets(starts, param.default.span), literal))
             else:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from netc import diagnostics as dg
+from netc.catalog.types import describe_value
 from netc.compiler import nodes as n
 from netc.compiler.directives import Distribution, distribution_of
 from netc.compiler.evaluate import EvalError, evaluate
@@ -168,9 +169,7 @@ def _plain(value: Any) -> bool:
 def encode(dist: Distribution, value: Any) -> Any:
     """A value as Optuna holds it: itself, or for a choice among tuples or lists, its spelling in the spec."""
     if dist.kind == "choice" and not all(_plain(c) for c in dist.choices):
-        from netc.runtime.resolved import spec_literal
-
-        return spec_literal(value)
+        return describe_value(value, full_calls=True)
     return value
 
 
