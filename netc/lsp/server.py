@@ -186,8 +186,7 @@ def guarded(name: str, empty: Any = None):
             @functools.wraps(fn)
             async def run_async(ls: NetcLanguageServer, params):
                 try:
-                    if ls.fault == name:
-                        raise RuntimeError(f"fault injected into {name}")
+                    _inject_fault(ls, name)
                     return await fn(ls, params)
                 except Exception as e:  # noqa: BLE001
                     ls.report_exception(name, e)
@@ -197,14 +196,27 @@ def guarded(name: str, empty: Any = None):
         @functools.wraps(fn)
         def run(ls: NetcLanguageServer, params):
             try:
-                if ls.fault == name:
-                    raise RuntimeError(f"fault injected into {name}")
+                _inject_fault(ls, name)
                 return fn(ls, params)
             except Exception as e:  # noqa: BLE001
                 ls.report_exception(name, e)
                 return empty
         return run
     return wrap
+
+
+def _inject_fault(ls: NetcLanguageServer, name: str) -> None:
+    if ls.fault == name:
+        raise RuntimeError(f"fault injected into {name}")
+
+
+def handler(method: str, options: Any = None, empty: Any = None):
+    """Register a handler of ``method`` on the server, ``guarded`` under the method's last part
+    (``textDocument/hover`` -> ``hover``, the name that errors and ``NETC_LSP_FAULT`` use)."""
+
+    def register(fn):
+        return server.feature(method, options)(guarded(method.rsplit("/", 1)[-1], empty)(fn))
+    return register
 
 
 # ---- positions ----------------------------------------------------------------------
@@ -273,21 +285,18 @@ def _watch_parent(ls: NetcLanguageServer, pid: int) -> None:
     threading.Thread(target=watch, name="netc-parent-watch", daemon=True).start()
 
 
-@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-@guarded("didOpen")
+@handler(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: NetcLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
     ls.changed(params.text_document.uri, params.text_document.text, params.text_document.version)
 
 
-@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-@guarded("didChange")
+@handler(types.TEXT_DOCUMENT_DID_CHANGE)
 def did_change(ls: NetcLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
     document = ls.workspace.get_text_document(params.text_document.uri)  # pygls has applied the changes
     ls.changed(params.text_document.uri, document.source, params.text_document.version)
 
 
-@server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=True))
-@guarded("didSave")
+@handler(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=True))
 def did_save(ls: NetcLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
     doc = ls.documents.get(params.text_document.uri)
     text = params.text if params.text is not None else ls.workspace.get_text_document(
@@ -295,8 +304,7 @@ def did_save(ls: NetcLanguageServer, params: types.DidSaveTextDocumentParams) ->
     ls.changed(params.text_document.uri, text, doc.version if doc else None)
 
 
-@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-@guarded("didClose")
+@handler(types.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: NetcLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
     doc = ls.documents.pop(params.text_document.uri, None)
     if doc is not None and doc.task is not None:
@@ -305,8 +313,7 @@ def did_close(ls: NetcLanguageServer, params: types.DidCloseTextDocumentParams) 
                                                                         diagnostics=[]))
 
 
-@server.feature(STATS_METHOD)
-@guarded("stats", {})
+@handler(STATS_METHOD, empty={})
 def stats(ls: NetcLanguageServer, params: Any) -> dict:
     """Counters and memory, for the tests and the benchmark."""
     return {
@@ -338,8 +345,18 @@ def _lines(doc) -> list[str]:
     return doc.analyzed_text.split("\n")
 
 
-@server.feature(types.TEXT_DOCUMENT_HOVER)
-@guarded("hover")
+def _symbol_at(ls: NetcLanguageServer, params) -> tuple[_Document, list[str], F.Symbol] | None:
+    """The document, its analyzed lines and the symbol at the request's position, if there is one."""
+    found = ls.current(params.text_document.uri)
+    if found is None:
+        return None
+    doc, _, index = found
+    lines = _lines(doc)
+    symbol = index.symbol_at(*from_client(lines, params.position, ls.codec))
+    return None if symbol is None else (doc, lines, symbol)
+
+
+@handler(types.TEXT_DOCUMENT_HOVER)
 def hover(ls: NetcLanguageServer, params: types.HoverParams) -> types.Hover | None:
     found = ls.current(params.text_document.uri)
     if found is None:
@@ -355,9 +372,7 @@ def hover(ls: NetcLanguageServer, params: types.HoverParams) -> types.Hover | No
                        range=to_lsp_range(span, lines, ls.codec))
 
 
-@server.feature(types.TEXT_DOCUMENT_COMPLETION,
-                types.CompletionOptions(trigger_characters=["(", ",", "<"]))
-@guarded("completion")
+@handler(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["(", ",", "<"]))
 def completion(ls: NetcLanguageServer, params: types.CompletionParams) -> types.CompletionList | None:
     doc = ls.documents.get(params.text_document.uri)
     found = ls.current(params.text_document.uri)
@@ -376,38 +391,27 @@ def completion(ls: NetcLanguageServer, params: types.CompletionParams) -> types.
     return types.CompletionList(is_incomplete=False, items=items)
 
 
-@server.feature(types.TEXT_DOCUMENT_DEFINITION)
-@guarded("definition")
+@handler(types.TEXT_DOCUMENT_DEFINITION)
 def definition(ls: NetcLanguageServer, params: types.DefinitionParams) -> list[types.Location] | None:
-    found = ls.current(params.text_document.uri)
+    found = _symbol_at(ls, params)
     if found is None:
         return None
-    doc, _, index = found
-    lines = _lines(doc)
-    symbol = index.symbol_at(*from_client(lines, params.position, ls.codec))
-    if symbol is None:
-        return None
+    doc, lines, symbol = found
     return [types.Location(doc.uri, to_lsp_range(symbol.span, lines, ls.codec))]
 
 
-@server.feature(types.TEXT_DOCUMENT_REFERENCES)
-@guarded("references")
+@handler(types.TEXT_DOCUMENT_REFERENCES)
 def references(ls: NetcLanguageServer, params: types.ReferenceParams) -> list[types.Location] | None:
-    found = ls.current(params.text_document.uri)
+    found = _symbol_at(ls, params)
     if found is None:
         return None
-    doc, _, index = found
-    lines = _lines(doc)
-    symbol = index.symbol_at(*from_client(lines, params.position, ls.codec))
-    if symbol is None:
-        return None
+    doc, lines, symbol = found
     spans = ([symbol.span] if params.context.include_declaration else []) + sorted(
         symbol.refs, key=lambda s: (s.line, s.column))
     return [types.Location(doc.uri, to_lsp_range(s, lines, ls.codec)) for s in spans]
 
 
-@server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
-@guarded("documentSymbol")
+@handler(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
 def document_symbol(ls: NetcLanguageServer, params: types.DocumentSymbolParams) -> list | None:
     found = ls.current(params.text_document.uri)
     if found is None:
@@ -424,8 +428,7 @@ def document_symbol(ls: NetcLanguageServer, params: types.DocumentSymbolParams) 
     return [convert(s) for s in F.document_symbols(analysis.module, doc.analyzed_text)]
 
 
-@server.feature(types.TEXT_DOCUMENT_FORMATTING)
-@guarded("formatting")
+@handler(types.TEXT_DOCUMENT_FORMATTING)
 async def formatting(ls: NetcLanguageServer, params: types.DocumentFormattingParams) -> list | None:
     from netc.fmt import FormatError, format_text
 
@@ -444,9 +447,7 @@ async def formatting(ls: NetcLanguageServer, params: types.DocumentFormattingPar
     return [types.TextEdit(types.Range(types.Position(0, 0), end), formatted)]
 
 
-@server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
-                types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
-@guarded("codeAction")
+@handler(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
 def code_action(ls: NetcLanguageServer, params: types.CodeActionParams) -> list | None:
     found = ls.current(params.text_document.uri)
     if found is None:
