@@ -131,3 +131,33 @@ def test_parse_literal(text, value):
 @pytest.mark.parametrize("text", ["", "import os", "1 +", "__import__('os')"])
 def test_parse_literal_rejects(text):
     assert parse_literal(text)[1] is False
+
+
+def test_the_lean_loop_builds_what_larks_loop_builds():
+    """Clean specs take the lean LALR loop; specs with errors take Lark's. Both must give the same nodes."""
+    from conftest import all_spec_files
+
+    from netc.compiler import parser as p
+    from netc.compiler.lalr import parse_clean
+
+    compared = 0
+    for path in all_spec_files():
+        text = path.read_text(encoding="utf-8")
+        p._state.file, p._state.diagnostics, p._state.too_deep = str(path), [], None
+        clean, lean = parse_clean(p._lark(), text)
+        if not clean:
+            continue
+        p._state.diagnostics, p._state.too_deep = [], None
+        assert lean == p._lark().parse(text), path
+        compared += 1
+    assert compared >= 20
+
+
+def test_a_syntax_error_falls_back_to_the_recovering_loop():
+    from netc.compiler import parser as p
+    from netc.compiler.lalr import parse_clean
+
+    assert parse_clean(p._lark(), "model M { input x: (4,) Dense(3,, 4) }") == (False, None)
+    assert parse_clean(p._lark(), "model M { input x: (4,) Dense(3) $ }") == (False, None)
+    module, diagnostics = parse("model M { input x: (4,) Dense(3,, 4) }")
+    assert [d.code for d in diagnostics] == ["NC001"] and module.definitions[0].name == "M"
