@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lark import Lark, Token
+from lark import Lark
 from lark.exceptions import UnexpectedInput
 from lark.parsers.lalr_analysis import Shift
 
@@ -47,41 +47,44 @@ def parse_clean(lark: Lark, text: str) -> tuple[bool, Any]:
         flat = _FLAT[id(lark)] = (conf.parse_table, _flatten(conf))
     table = flat[1]
     states, values = parser_state.state_stack, parser_state.value_stack
-    token = None
     try:
         for token in interactive.lexer_thread.lex(parser_state):
-            if not _feed(table, states, values, token.type, token):
-                return False, None
+            kind = token.type
+            while True:  # reduce as the table says, then shift the token (``_feed``, inlined: it runs per token)
+                action = table[states[-1]].get(kind)
+                if action is None:
+                    return False, None
+                if action[0]:
+                    states.append(action[1])
+                    values.append(token)
+                    break
+                size, callback, name = action[1]
+                if size:
+                    children = values[-size:]
+                    del states[-size:]
+                    del values[-size:]
+                else:
+                    children = []
+                values.append(callback(children))
+                states.append(table[states[-1]][name][1])
     except UnexpectedInput:  # a character no terminal matches
         return False, None
-    end = Token.new_borrow_pos("$END", "", token) if token is not None else Token("$END", "", 0, 1, 1)
-    if not _feed(table, states, values, "$END", end, conf.end_state):
+    if not _finish(table, states, values, conf.end_state):
         return False, None
     return True, values[-1]
 
 
-def _feed(table: dict, states: list, values: list, kind: str, token: Token, end_state=None) -> bool:
-    """Shift one token, reducing first as the table says; at the end, reduce until the end state."""
-    while True:
-        action = table[states[-1]].get(kind)
-        if action is None:
+def _finish(table: dict, states: list, values: list, end_state) -> bool:
+    """At the end of the input: reduce until the end state (the end itself is never shifted)."""
+    while states[-1] != end_state:
+        action = table[states[-1]].get("$END")
+        if action is None or action[0]:
             return False
-        shift, arg = action
-        if shift:
-            if end_state is not None:  # the end of input is never shifted
-                return False
-            states.append(arg)
-            values.append(token)
-            return True
-        size, callback, name = arg
+        size, callback, name = action[1]
+        children = values[-size:] if size else []
         if size:
-            children = values[-size:]
             del states[-size:]
             del values[-size:]
-        else:
-            children = []
         values.append(callback(children))
-        goto = table[states[-1]][name]
-        states.append(goto[1])
-        if end_state is not None and states[-1] == end_state:
-            return True
+        states.append(table[states[-1]][name][1])
+    return True
