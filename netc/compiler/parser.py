@@ -45,7 +45,7 @@ _CLOSERS = ("RPAR", "RSQB", "RBRACE")
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     return Lark(GRAMMAR_PATH.read_text(encoding="utf-8"), parser="lalr", lexer=SpecLexer,
-                maybe_placeholders=True, transformer=_ToNodes())
+                maybe_placeholders=True, transformer=_ToNodes(), cache=True)
 
 
 def parse(text: str, file: str = "<string>") -> tuple[n.Module, list[Diagnostic]]:
