@@ -5,6 +5,7 @@ registry (``CODES``) with a one-line doc, which ``netc explain CODE`` prints.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from difflib import get_close_matches
 from typing import Iterable
@@ -12,6 +13,8 @@ from typing import Iterable
 ERROR = "error"
 WARNING = "warning"
 INFO = "info"
+
+_NEWLINE = re.compile("\n")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,11 @@ class Span:
     def to(self, other: "Span") -> "Span":
         """The span from the start of self to the end of other."""
         return Span(self.line, self.column, other.end_line, other.end_column)
+
+
+def line_starts(text: str) -> list[int]:
+    """The offset of each line's first character (line 1 at 0); lines end at "\\n" only, as the parser counts them."""
+    return [0] + [m.end() for m in _NEWLINE.finditer(text)]
 
 
 @dataclass(frozen=True)

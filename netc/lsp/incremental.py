@@ -28,18 +28,12 @@ from netc.compiler.evaluate import Unhashable, freeze
 from netc.compiler.expand import Expander
 from netc.compiler.parser import MAX_SOURCE_CHARS, MAX_TREE_DEPTH, parse
 from netc.compiler.pipeline import Analysis, safe_analyze
-from netc.diagnostics import Span
+from netc.diagnostics import Span, line_starts
 
-_NEWLINE = re.compile("\n")
 _BODY_HEAD = "model _ {"
 # words that continue a statement (a region starting with one could attach to the statement before it)
 _CONTINUATION = re.compile(r"\s*(as|else|shortcut|path|in|and|or|not)\b|\s*<-")
 _COMMENTS = re.compile(r"#[^\n]*")
-
-
-def line_starts(text: str) -> list[int]:
-    """Offsets of the first character of every line (line 1 at index 0)."""
-    return [0] + [m.end() for m in _NEWLINE.finditer(text)]
 
 
 def _common_prefix(a: str, b: str) -> int:

@@ -47,7 +47,7 @@ from netc.runtime.ensemble_plan import (
     member_train_plan,
     plan_ensemble,
 )
-from netc.runtime.runfolder import MARKER, json_safe
+from netc.runtime.runfolder import MARKER, json_safe, rename_to_free_name
 
 ENSEMBLE_FILE = "ensemble.json"
 PLOT_FILE = "ensemble.png"
@@ -211,7 +211,7 @@ class _Job:
             (partial / MARKER).write_text(f"this run failed: {type(e).__name__}: {e}\n", encoding="utf-8")
             raise
         (partial / MARKER).unlink()
-        run_dir = _finish(partial, final)
+        run_dir = rename_to_free_name(partial, final)
         return EnsembleResult(self.plan.name, run_dir, _read_report(run_dir))
 
     def _open_partial(self, partial: Path) -> None:
@@ -522,19 +522,6 @@ def _top(search, path: Path, model: str, k: int, root: Path) -> list:
 
 def _slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "-", label).strip("-")[:60] or "member"
-
-
-def _finish(partial: Path, final: Path) -> Path:
-    target, n = final, 1
-    while True:
-        try:
-            os.rename(partial, target)
-            return target
-        except OSError:
-            if not target.exists():
-                raise
-            n += 1
-            target = final.with_name(f"{final.name}-{n}")
 
 
 def _train_network(tplan, x: np.ndarray, y: np.ndarray, validation, part: int, on_epoch) -> tuple[Any, dict]:

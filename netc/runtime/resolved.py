@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from netc.catalog.types import describe_value
 from netc.compiler import nodes as n
-from netc.diagnostics import Span
+from netc.diagnostics import Span, line_starts
 from netc.runtime.plan import TrainPlan
 
 
 def resolved_spec(plan: TrainPlan) -> str:
     """The spec text of ``plan`` with its parameters and epochs bound."""
     text = plan.text
-    starts = _line_starts(text)
+    starts = line_starts(text)
     edits: list[tuple[int, int, str]] = []
     for params, values in ((plan.model.params, plan.model_params), (plan.train.params, plan.train_params)):
         for param in params:
@@ -43,16 +43,6 @@ def _epochs_edit(train: n.DirectiveDef, epochs: int, starts: list[int]) -> tuple
             return (*_offsets(starts, setting.values[0].span), str(epochs))
     closing = _offsets(starts, train.span)[1] - 1  # the train block's closing brace
     return closing, closing, f"    epochs {epochs}\n"
-
-
-def _line_starts(text: str) -> list[int]:
-    """The offset of each line's first character; lines end at "\n" only, as the parser counts them."""
-    starts = [0]
-    index = text.find("\n")
-    while index != -1:
-        starts.append(index + 1)
-        index = text.find("\n", index + 1)
-    return starts
 
 
 def _offsets(starts: list[int], span: Span) -> tuple[int, int]:

@@ -59,17 +59,25 @@ class RunFolder:
     def finish(self) -> Path:
         """Make the folder complete in one rename; a taken name gets a suffix (-2, -3, ...)."""
         self.path(MARKER).unlink()
-        target, n = self.final, 1
-        while True:
-            try:
-                os.rename(self.partial, target)  # fails, atomically, when target is a non-empty folder
-                self.final = target
-                return target
-            except OSError:
-                if not target.exists():
-                    raise
-                n += 1
-                target = self.final.with_name(f"{self.final.name}-{n}")
+        self.final = rename_to_free_name(self.partial, self.final)
+        return self.final
+
+
+def rename_to_free_name(partial: Path, final: Path) -> Path:
+    """Rename ``partial`` to ``final`` in one step, or to ``final-2``, ``final-3``, ... when that name is taken.
+
+    Returns the name it got.
+    """
+    target, n = final, 1
+    while True:
+        try:
+            os.rename(partial, target)  # fails, atomically, when target is a non-empty folder
+            return target
+        except OSError:
+            if not target.exists():
+                raise
+            n += 1
+            target = final.with_name(f"{final.name}-{n}")
 
 
 def json_safe(value: Any) -> Any:

@@ -193,25 +193,22 @@ class _StopOnCtrlC:
         self.requested = True
         self.model.stop_training = True
 
-    @contextmanager
     def installed(self):
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = signal.signal(signal.SIGINT, self._handle)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        return _on_sigint(self._handle)
+
+
+def _interrupts_held():
+    """While the run folder is written, a Ctrl-C waits: the folder is finished first (main thread only)."""
+    return _on_sigint(lambda *_: None)
 
 
 @contextmanager
-def _interrupts_held():
-    """While the run folder is written, a Ctrl-C waits: the folder is finished first (main thread only)."""
+def _on_sigint(handler):
+    """``handler`` takes SIGINT while the block runs; only the main thread can set it, elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, lambda *_: None)
+    previous = signal.signal(signal.SIGINT, handler)
     try:
         yield
     finally:
