@@ -20,7 +20,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from netc import diagnostics as dg
 from netc.compiler import nodes as n
-from netc.compiler.lalr import parse_clean
+from netc.compiler import lalr
 from netc.compiler.lexer import SpecLexer
 from netc.diagnostics import Diagnostic, Span
 
@@ -57,11 +57,7 @@ def parse(text: str, file: str = "<string>") -> tuple[n.Module, list[Diagnostic]
     recovery = _Recovery(file, text)
     _state.file, _state.diagnostics, _state.too_deep = file, recovery.diagnostics, None
     try:
-        clean, module = parse_clean(_lark(), text)
-        if not clean:  # a syntax error: parse again with Lark's loop, which recovers and reports them all
-            recovery.diagnostics.clear()
-            _state.too_deep = None
-            module = _lark().parse(text, on_error=recovery.on_error)
+        module = lalr.parse(_lark(), text, recovery.on_error)
     except UnexpectedInput as e:  # recovery gave up; report it unless it is a repeat
         recovery.record(e)
         return n.Module(file, ()), _by_position(recovery.diagnostics)
