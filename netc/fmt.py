@@ -12,7 +12,8 @@ user wrote stay. What it fixes:
   one between top-level definitions;
 - a body written on one line (``if norm { BatchNormalization() }``, ``path { }``)
   stays on one line when it fits in ``MAX_WIDTH``; a statement or header that
-  does not fit puts one argument a line, with a trailing comma;
+  does not fit puts one argument a line, with a trailing comma, and so does a
+  setting whose list (``callbacks [...]``) does not fit;
 - the ``=`` of consecutive search bindings and the trailing comments of
   consecutive lines are aligned.
 
@@ -250,10 +251,24 @@ class _Formatter:
             text = "members " + ", ".join(self.expr(v) for v in tree.children if v is not None)
         else:
             key, value, *rest = tree.children
-            text = f"{key} {self.expr(value)}"
-            if rest and rest[0] is not None:
-                text += f" {rest[0]}"
+            tail = f" {rest[0]}" if rest and rest[0] is not None else ""
+            text = f"{key} {self.expr(value)}{tail}"
+            if len(INDENT * indent + text) > MAX_WIDTH and self.wrapped_items(f"{key} ", value, tail, indent,
+                                                                                first, last):
+                return
         self.lines.append(_Line(indent, text, first, last))
+
+    def wrapped_items(self, head: str, value, tail: str, indent: int, first: int, last: int) -> bool:
+        """A setting too long for a line, whose value is a list or tuple: one item a line."""
+        brackets = {"list_lit": "[]", "tuple_lit": "()"}.get(value.data)
+        items = [c for c in value.children if c is not None]
+        if brackets is None or len(items) < 2:
+            return False
+        self.lines.append(_Line(indent, head + brackets[0], first, value.meta.line))
+        for item in items:
+            self.lines.append(_Line(indent + 1, self.expr(item) + ",", item.meta.line, item.meta.end_line))
+        self.lines.append(_Line(indent, brackets[1] + tail, value.meta.end_line, last, closer=True))
+        return True
 
     # -- statements
     def expanded(self, block: _Block, indent: int, closer_prefix: str = "") -> None:

@@ -127,6 +127,19 @@ def test_long_calls_and_headers_break_one_argument_a_line():
     assert format_text(out) == out and models_ir(out) == models_ir(text)
 
 
+def test_a_long_setting_puts_one_item_a_line():
+    text = ("train T {\n    data mnist1d()  # the data\n"
+            '    callbacks [ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3),  # first\n'
+            '        EarlyStopping(monitor="val_loss", patience=8, restore_best_weights=true)]  # last\n'
+            "    metrics [\"accuracy\"]\n}\n")
+    out = format_text(text)
+    assert out == ("train T {\n    data mnist1d()  # the data\n    callbacks [\n"
+                   '        ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3),  # first\n'
+                   '        EarlyStopping(monitor="val_loss", patience=8, restore_best_weights=true),\n'
+                   "    ]  # last\n    metrics [\"accuracy\"]\n}\n")
+    assert format_text(out) == out
+
+
 def test_syntax_errors_are_refused():
     with pytest.raises(FormatError) as e:
         format_text("model M { Dense(3 }")
