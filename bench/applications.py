@@ -4,7 +4,7 @@
 - training-step time of the compiled model against keras.applications.X, same batch and backend
   (target ratio <= 1.02).
 
-Run: python bench/applications.py [--size 96] [--batch 8] [--steps 5]
+Run: python bench/applications.py [--size 96] [--batch 8] [--steps 20]
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     args = parser.parse_args()

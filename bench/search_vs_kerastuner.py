@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -134,6 +135,7 @@ def netc_run(trials: int, epochs: int, workers: int, out: Path) -> dict:
 def child(side: str, trials: int, epochs: int, workers: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
+        os.environ["NETC_CACHE_DIR"] = str(out / "cache")  # netc generates MNIST-1D in the run too
         result = kerastuner_run(trials, epochs, out) if side == "kerastuner" else netc_run(trials, epochs, workers, out)
     print("RESULT " + json.dumps(result, default=str))
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -80,6 +81,7 @@ def netc_run(epochs: int, out: Path) -> dict:
 
 def child(which: str, epochs: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
+        os.environ["NETC_CACHE_DIR"] = str(Path(folder) / "cache")  # netc generates MNIST-1D too: the same work
         result = (keras_run if which == "keras" else netc_run)(epochs, Path(folder))
     print("RESULT " + json.dumps(result))
 

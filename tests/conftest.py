@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# generated data sets (MNIST-1D) are cached for this test session, shared by its subprocesses, not in ~/.cache
+os.environ.setdefault("NETC_CACHE_DIR", tempfile.mkdtemp(prefix="netc-test-cache-"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

@@ -196,6 +196,28 @@ def test_mnist1d_is_generated_locally_cached_and_leaves_global_randomness_alone(
     assert again.x is train.x  # one generation serves both splits and every later call
 
 
+def test_mnist1d_is_generated_once_per_machine(tmp_path, monkeypatch):
+    from netc.runtime import loaders
+
+    monkeypatch.setenv("NETC_CACHE_DIR", str(tmp_path / "cache"))
+    loaders._mnist1d_arrays.cache_clear()
+    made = loaders._mnist1d_arrays(7, 200)
+    [stored] = (tmp_path / "cache").glob("mnist1d-*-seed7-n200.npz")
+    loaders._mnist1d_arrays.cache_clear()  # as a new process would
+    monkeypatch.setattr(loaders, "_generate_mnist1d", lambda *a: pytest.fail("generated again"))
+    read = loaders._mnist1d_arrays(7, 200)
+    assert all(np.array_equal(made[k], read[k]) and made[k].dtype == read[k].dtype for k in made)
+    assert not read["x"].flags.writeable
+
+    stored.write_bytes(b"not an npz file")  # a damaged cache is made again, never trusted
+    monkeypatch.undo()
+    monkeypatch.setenv("NETC_CACHE_DIR", str(tmp_path / "cache"))
+    loaders._mnist1d_arrays.cache_clear()
+    assert np.array_equal(loaders._mnist1d_arrays(7, 200)["x"], made["x"])
+    assert np.load(stored)["x"].shape == made["x"].shape
+    loaders._mnist1d_arrays.cache_clear()
+
+
 def test_one_hot_loss_gets_one_hot_labels(tmp_path):
     np.savez(tmp_path / "d.npz", **good_arrays())
     _, (_, y) = loaded(tmp_path, 'npz("d.npz")', loss="categorical_crossentropy")

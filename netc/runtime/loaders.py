@@ -80,7 +80,23 @@ def _mnist1d(call: LoaderCall) -> Arrays:
 
 @lru_cache(maxsize=4)
 def _mnist1d_arrays(seed: int, num_samples: int) -> dict[str, np.ndarray]:
-    """MNIST-1D generated locally (make_dataset), cached: train and test splits come from one generation.
+    """MNIST-1D, generated once per machine and kept in netc's cache folder.
+
+    Generating takes about two seconds (the package's import included), and a
+    search or an ensemble loads the same data in every trial's process.
+    """
+    path = _cache_dir() / f"mnist1d-{_package_version('mnist1d')}-seed{seed}-n{num_samples}.npz"
+    arrays = _load_cached(path, ("x", "x_test", "y", "y_test"))
+    if arrays is None:
+        arrays = _generate_mnist1d(seed, num_samples)
+        _store_cached(path, arrays)
+    for array in arrays.values():
+        array.setflags(write=False)  # shared by every call through the cache
+    return arrays
+
+
+def _generate_mnist1d(seed: int, num_samples: int) -> dict[str, np.ndarray]:
+    """MNIST-1D generated locally (make_dataset): train and test splits come from one generation.
 
     ``make_dataset`` reseeds numpy's and Python's global generators; their states
     are restored so loading data does not change the randomness of anything else.
@@ -97,9 +113,46 @@ def _mnist1d_arrays(seed: int, num_samples: int) -> dict[str, np.ndarray]:
         random.setstate(python_state)
     arrays = {k: np.asarray(data[k], dtype=np.float32) for k in ("x", "x_test")}
     arrays.update({k: np.asarray(data[k], dtype=np.int32) for k in ("y", "y_test")})
-    for array in arrays.values():
-        array.setflags(write=False)  # shared by every call through the cache
     return arrays
+
+
+def _cache_dir() -> Path:
+    """``NETC_CACHE_DIR``, else ``$XDG_CACHE_HOME/netc``, else ``~/.cache/netc``."""
+    explicit = os.environ.get("NETC_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "netc"
+
+
+def _package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        raise ImportError(name) from None
+
+
+def _load_cached(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache file, or None when it is missing or unreadable (then the data is made again)."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return {k: np.array(stored[k]) for k in keys}
+    except (OSError, KeyError, ValueError, EOFError):
+        return None
+
+
+def _store_cached(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write atomically (a process that reads it sees all of it or none); a cache that cannot be written is
+    skipped."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        with open(partial, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(partial, path)
+    except OSError:
+        pass
 
 
 def _digits(call: LoaderCall) -> Arrays:

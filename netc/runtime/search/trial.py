@@ -125,12 +125,15 @@ def main(spec_path: str, model: str, study_name: str, run_dir: str) -> int:
     return 0
 
 
+TRIAL_THREADS_ENV = "NETC_TRIAL_THREADS"  # caps a trial's TensorFlow threads (set for local workers, or by the user)
+
+
 def _warm_up(spec: SearchSpec, loader) -> None:
     """Import Keras (and what training imports later) and load the data now, while the worker's current
     trial still trains. NETC_TRIAL_THREADS, when set, caps the trial's TensorFlow threads."""
     import keras
 
-    threads = os.environ.get("NETC_TRIAL_THREADS", "")
+    threads = os.environ.get(TRIAL_THREADS_ENV, "")
     if threads.isdigit() and keras.backend.backend() == "tensorflow":  # several workers share this machine's cores
         import tensorflow as tf
 
