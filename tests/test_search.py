@@ -229,20 +229,6 @@ search R {
     assert [decode(dist, s) for s in stored] == list(dist.choices)
 
 
-def test_local_workers_share_the_cores_between_their_trials(monkeypatch):
-    from netc.runtime.search import store
-    from netc.runtime.search.worker import _thread_share
-
-    monkeypatch.delenv("NETC_TRIAL_THREADS", raising=False)
-    monkeypatch.setattr("os.cpu_count", lambda: 8)
-    monkeypatch.setenv(store.LOCAL_WORKERS_ENV, "1")
-    assert _thread_share() == {}  # one worker: the framework's own defaults
-    monkeypatch.setenv(store.LOCAL_WORKERS_ENV, "4")
-    assert _thread_share() == {"NETC_TRIAL_THREADS": "2"}
-    monkeypatch.setenv("NETC_TRIAL_THREADS", "3")  # the user's own setting wins
-    assert _thread_share() == {}
-
-
 @pytest.mark.parametrize("strategy", ["random", "tpe", "grid", "cmaes", "qmc"])
 @pytest.mark.parametrize("prune", ["none", "median", "hyperband"])
 def test_every_strategy_and_pruner_samples_the_space(tmp_path, strategy, prune):

@@ -111,7 +111,7 @@ def search_file(path: str | Path, model: str | None = None, *, trials: int | Non
 
 
 def _start_workers(path, spec: SearchSpec, study_name: str, run_dir: Path, url: str, count: int) -> list:
-    env = {**os.environ, store.STORAGE_ENV: url, store.LOCAL_WORKERS_ENV: str(count)}
+    env = {**os.environ, store.STORAGE_ENV: url}
     (run_dir / "logs").mkdir(exist_ok=True)
     procs = []
     for i in range(count):

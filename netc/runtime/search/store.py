@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 STORAGE_ENV = "NETC_SEARCH_STORAGE"   # how a storage URL (which may hold a password) reaches child processes
-LOCAL_WORKERS_ENV = "NETC_LOCAL_WORKERS"  # how many workers `netc search --workers N` runs on this machine
 HEARTBEAT_S = 2
 GRACE_S = 12
 MAX_RETRIES = 3

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netc.runtime.search import store
-from netc.runtime.search.trial import TRIAL_THREADS_ENV
 
 FINISHED = ("COMPLETE", "PRUNED")
 POLL_S = 1.0
@@ -148,7 +147,7 @@ def _more_needed(study, settings: store.StudySettings) -> bool:
 
 def _start_child(spec_path: str, model: str, study_name: str, run: Path, storage_url: str) -> _Child:
     log = run / "logs" / f".trial-{os.getpid()}-{time.monotonic_ns()}.log"
-    env = {**os.environ, store.STORAGE_ENV: storage_url, **_thread_share()}
+    env = {**os.environ, store.STORAGE_ENV: storage_url}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     handle = open(log, "w", encoding="utf-8")
     try:
@@ -159,16 +158,6 @@ def _start_child(spec_path: str, model: str, study_name: str, run: Path, storage
     finally:
         handle.close()
     return _Child(proc, log)
-
-
-def _thread_share() -> dict[str, str]:
-    """With N workers on this machine, each trial's TensorFlow gets 1/N of the cores (``NETC_TRIAL_THREADS``,
-    unless the user set it): N frameworks each sized for the whole machine fight over it, and every trial
-    runs slower."""
-    workers = int(os.environ.get(store.LOCAL_WORKERS_ENV) or 1)
-    if workers <= 1 or TRIAL_THREADS_ENV in os.environ:
-        return {}
-    return {TRIAL_THREADS_ENV: str(max(1, (os.cpu_count() or 1) // workers))}
 
 
 def _assign(child: _Child, trial, run: Path) -> None:
