@@ -127,8 +127,11 @@ class _Shift:
         if fields_ is None or isinstance(value, type):
             return value  # str, int, float, bool, None
         span = fields_.get("span")
-        if span is not None and span.__class__ is Span and self.untouched(span):
-            return value
+        if span is not None and span.__class__ is Span:
+            if self.untouched(span):
+                return value
+            if span.line > self.line:  # all of it is on later lines (a node's parts lie within its span)
+                return self._down(value)
         changes = None
         for name, old in fields_.items():
             if old is None or old.__class__ in _ATOMS:
@@ -146,7 +149,33 @@ class _Shift:
         return copy
 
 
+    def _down(self, value: Any) -> Any:
+        """``node`` for a value wholly below the edit: every line moves by ``dl``, no column changes.
+
+        Lines inserted or removed move everything after them, often thousands of nodes: this is
+        the same walk without the checks that only positions on the edit's own line need.
+        """
+        cls = value.__class__
+        if cls is tuple:
+            return tuple([self._down(v) for v in value])
+        if cls is Span:
+            moved = _new(Span)
+            fields_ = value.__dict__
+            moved.__dict__.update(line=fields_["line"] + self.dl, column=fields_["column"],
+                                  end_line=fields_["end_line"] + self.dl, end_column=fields_["end_column"])
+            return moved
+        fields_ = getattr(value, "__dict__", None)
+        if fields_ is None or isinstance(value, type):
+            return value
+        copy = _new(cls)
+        moved_fields = copy.__dict__
+        for name, old in fields_.items():
+            moved_fields[name] = old if old is None or old.__class__ in _ATOMS else self._down(old)
+        return copy
+
+
 _ATOMS = (str, int, float, bool)
+_new = object.__new__
 
 
 # ---- the incremental parser ---------------------------------------------------
