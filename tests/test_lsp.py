@@ -487,3 +487,24 @@ def test_the_server_and_the_formatter_import_no_framework():
             "bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, env=ENV, timeout=120)
+
+
+def test_the_collector_skips_what_the_server_holds_and_collects_fully_now_and_then(monkeypatch):
+    import gc
+
+    from netc.lsp import server as lsp_server
+
+    ls = lsp_server.NetcLanguageServer()
+    full = []
+    monkeypatch.setattr(gc, "collect", lambda *args: full.append(args) or 0)
+    try:
+        for _ in range(lsp_server.FULL_COLLECTION_EVERY):
+            ls._hold_gc()
+            assert not gc.isenabled()  # no collector pass inside an analysis
+            ls._release_gc()
+            assert gc.isenabled()
+        assert gc.get_freeze_count() > 0 and len(full) == 1
+    finally:
+        gc.unfreeze()
+        gc.enable()
+        ls.executor.shutdown()

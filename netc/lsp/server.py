@@ -70,6 +70,9 @@ class _Document:
     published: deque = field(default_factory=lambda: deque(maxlen=256))  # (version, seconds) of the last publications
 
 
+FULL_COLLECTION_EVERY = 100  # analyses between two full garbage collections
+
+
 class NetcLanguageServer(LanguageServer):
     def __init__(self, debounce: float = 0.0):
         super().__init__("netc", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
@@ -79,6 +82,7 @@ class NetcLanguageServer(LanguageServer):
         self.analyses = 0
         self.errors = 0
         self._gc_holds = 0
+        self._released = 0
         self._shown_error = False
         self.fault = os.environ.get("NETC_LSP_FAULT")  # fault injection for the tests: a handler name
 
@@ -132,8 +136,21 @@ class NetcLanguageServer(LanguageServer):
         gc.disable()
 
     def _release_gc(self) -> None:
+        """Turn the collector back on, with what the server holds now frozen out of its scans.
+
+        After an analysis the heap is mostly the documents' trees and graphs, which live until the
+        next change replaces them (and reference counting frees them then). Freezing them keeps
+        the collector's passes small, so no pass over the whole heap lands in the middle of the
+        next edit; every ``FULL_COLLECTION_EVERY`` analyses one full collection finds the cycles
+        frozen meanwhile.
+        """
         self._gc_holds -= 1
         if self._gc_holds == 0:
+            self._released += 1
+            if self._released % FULL_COLLECTION_EVERY == 0:
+                gc.unfreeze()
+                gc.collect()
+            gc.freeze()
             gc.enable()
 
     def publish(self, doc: _Document, analysis: Analysis, text: str, version: int | None) -> None:
