@@ -37,6 +37,7 @@ from netc.compiler.pipeline import Analysis
 from netc.diagnostics import Diagnostic, Span
 from netc.lsp import features as F
 from netc.lsp.incremental import DocumentAnalyzer
+from netc.processes import process_alive
 
 log = logging.getLogger("netc.lsp")
 
@@ -284,17 +285,8 @@ def initialize(ls: NetcLanguageServer, params: types.InitializeParams) -> None:
 def _watch_parent(ls: NetcLanguageServer, pid: int) -> None:
     """Exit when the editor's process is gone (it may die without closing our input)."""
 
-    def alive() -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
     def watch() -> None:
-        while alive():
+        while process_alive(pid):
             time.sleep(PARENT_POLL_SECONDS)
         log.info("netc lsp: the editor (pid %s) is gone; exiting", pid)
         os._exit(0)

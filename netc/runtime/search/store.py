@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from netc.processes import process_alive
+
 STORAGE_ENV = "NETC_SEARCH_STORAGE"   # how a storage URL (which may hold a password) reaches child processes
 HEARTBEAT_S = 2
 GRACE_S = 12
@@ -184,16 +186,6 @@ def worker_tag() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def fail_orphans(study) -> int:
     """Fail the running trials whose process is gone, and enqueue each again with its parameters.
 
@@ -211,7 +203,7 @@ def fail_orphans(study) -> int:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         tag = trial.user_attrs.get("worker", "")
         where, _, pid = tag.rpartition(":")
-        if where != host or not pid.isdigit() or _alive(int(pid)):
+        if where != host or not pid.isdigit() or process_alive(int(pid)):
             continue
         try:
             storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
