@@ -64,10 +64,7 @@ class SpecLexer(Lexer):
         while pos < end:
             m = scan(text, pos)
             if m is None:
-                counter.char_pos, counter.line, counter.line_start_pos = pos, line, line_start
-                counter.column = pos - line_start + 1
-                raise UnexpectedCharacters(text, pos, line, pos - line_start + 1,
-                                           state=parser_state.position, token_history=None)
+                raise _unmatched(lexer_state, parser_state, pos, line, line_start)
             group = m.lastgroup
             stop = m.end()
             if group == "skip":
@@ -86,10 +83,7 @@ class SpecLexer(Lexer):
                                    or _accepted(kinds, states[state_stack[-1]]) is None):
                     value, kinds, stop = pair, pair_kinds, pos + 2
             if not kinds:
-                counter.char_pos, counter.line, counter.line_start_pos = pos, line, line_start
-                counter.column = pos - line_start + 1
-                raise UnexpectedCharacters(text, pos, line, pos - line_start + 1,
-                                           state=parser_state.position, token_history=None)
+                raise _unmatched(lexer_state, parser_state, pos, line, line_start)
             if len(kinds) == 1:
                 kind = kinds[0]
             else:
@@ -104,12 +98,24 @@ class SpecLexer(Lexer):
             token.column = column
             token.end_column = column + (stop - pos)
             pos = stop
-            counter.char_pos, counter.line, counter.line_start_pos = pos, line, line_start
-            counter.column = pos - line_start + 1
+            counter.char_pos, counter.line, counter.line_start_pos = pos, line, line_start  # _move_to, inlined:
+            counter.column = pos - line_start + 1                                           # it runs per token
             lexer_state.last_token = token
             yield token
-        counter.char_pos, counter.line, counter.line_start_pos = pos, line, line_start
-        counter.column = pos - line_start + 1
+        _move_to(counter, pos, line, line_start)
+
+
+def _move_to(counter, pos: int, line: int, line_start: int) -> None:
+    """Keep Lark's line counter where lexing is, so its error recovery can skip and resume from there."""
+    counter.char_pos, counter.line, counter.line_start_pos = pos, line, line_start
+    counter.column = pos - line_start + 1
+
+
+def _unmatched(lexer_state, parser_state, pos: int, line: int, line_start: int) -> UnexpectedCharacters:
+    """Lark's error for a character no terminal matches, with the line counter left at it."""
+    _move_to(lexer_state.line_ctr, pos, line, line_start)
+    return UnexpectedCharacters(lexer_state.text.text, pos, line, pos - line_start + 1,
+                                state=parser_state.position, token_history=None)
 
 
 def _accepted(kinds: tuple[str, ...], actions: dict) -> str | None:
