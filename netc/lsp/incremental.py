@@ -12,8 +12,9 @@ reuses the previous version's work:
   anything else is parsed in full, with the parser's error recovery;
 - expansion and checking: a model whose definition and blocks are the very
   same node objects as last time keeps its graph; in a model that changed,
-  calls evaluated in the same environment and layers checked with the same
-  call and input shapes reuse their results.
+  calls evaluated in the same environment reuse their values, and layers with
+  the same arguments and input shapes reuse their clean checks (``check``'s
+  own table, which ``netc check`` uses too).
 """
 from __future__ import annotations
 
@@ -511,34 +512,6 @@ class _MemoExpander(Expander):
         return value
 
 
-class _MemoChecker(Checker):
-    def __init__(self, graph, memo: _Memo):
-        super().__init__(graph)
-        self._memo = memo
-
-    def _check_node(self, node) -> None:
-        call = node.call
-        nodes = self.nodes
-        shapes = tuple([nodes[i].shape for i in node.inputs])
-        key = (id(call), shapes)
-        try:
-            hit = self._memo.get(key)
-        except TypeError:  # a shape that cannot be hashed: check it afresh
-            return super()._check_node(node)
-        if hit is not None and hit[0] is call and hit[1] == (node.layer, node.role, node.span,
-                                                             self.graph.data_format):
-            _, _, node.args, node.shape, node.trainable_params, node.non_trainable_params, found = hit
-            if found:
-                self.diagnostics.extend(found)
-            return None
-        before = len(self.diagnostics)
-        super()._check_node(node)
-        self._memo.put(key, (call, (node.layer, node.role, node.span, self.graph.data_format), node.args,
-                             node.shape, node.trainable_params, node.non_trainable_params,
-                             tuple(self.diagnostics[before:])))
-        return None
-
-
 class DocumentAnalyzer:
     """The analysis of one open document, version after version."""
 
@@ -578,7 +551,7 @@ class DocumentAnalyzer:
                 return moved[2], list(moved[3])
         expander = _MemoExpander(module, module.file, self.memo)
         graph = expander.expand(model, params)
-        checker = _MemoChecker(graph, self.memo)
+        checker = Checker(graph)  # clean layers come from check's own table of results
         checker.check()
         found = expander.diagnostics + checker.diagnostics
         if not params:
